@@ -1,0 +1,92 @@
+"""What every keras-gen generative model shares: latents in, images out."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def latents_from_seeds(seeds, latent_dim: int):
+    """One standard-normal latent vector per integer seed, `[len(seeds), latent_dim]`.
+
+    The same seed gives the same vector in every process and in exported
+    SavedModels (stateless RNG), so an image can be named by its seed.
+    """
+    seeds = tf.cast(tf.reshape(seeds, (-1,)), tf.int64)
+
+    def one(seed):
+        return tf.random.stateless_normal(
+            (latent_dim,), seed=tf.stack([seed, tf.zeros_like(seed)])
+        )
+
+    return tf.map_fn(
+        one, seeds, fn_output_signature=tf.TensorSpec((latent_dim,), tf.float32)
+    )
+
+
+def images_to_uint8(images, value_range) -> np.ndarray:
+    """Float images in `value_range` -> uint8 numpy in [0, 255]."""
+    low, high = value_range
+    images = (np.asarray(images, dtype=np.float32) - low) / (high - low)
+    return np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
+
+
+def images_from_data(data):
+    """The image tensor of a batch that is `x`, `(x, y)`, `(x, y, w)` or a dict."""
+    if isinstance(data, dict):
+        return data["image"] if "image" in data else data["images"]
+    if isinstance(data, (tuple, list)):
+        return data[0]
+    return data
+
+
+class GenerativeModel(keras.Model):
+    """Base of `GAN` and `VAE`: decode latents, generate, report metrics.
+
+    Subclasses set `latent_dim`, `value_range` and implement `decode_latents`.
+    """
+
+    value_range: tuple[float, float] = (-1.0, 1.0)
+
+    def decode_latents(self, z, training=False):
+        raise NotImplementedError
+
+    def call(self, z, training=False):
+        return self.decode_latents(z, training=training)
+
+    def generate(self, num_images: int, seed: int | None = None, batch_size: int = 64):
+        """`num_images` new images as a float numpy array in `value_range`.
+
+        Args:
+            num_images: how many images.
+            seed: integer seed; image i is the image of seed `seed + i` (as in
+                the exported `generate` signature). None draws fresh latents.
+            batch_size: images decoded per forward pass.
+        """
+        if seed is None:
+            z = keras.random.normal((num_images, self.latent_dim))
+        else:
+            z = latents_from_seeds(np.arange(seed, seed + num_images), self.latent_dim)
+        return self.predict(z, batch_size=batch_size, verbose=0)
+
+    def generate_uint8(self, num_images: int, seed: int | None = None) -> np.ndarray:
+        """Like `generate`, as uint8 `[num_images, H, W, 3]`."""
+        return images_to_uint8(self.generate(num_images, seed=seed), self.value_range)
+
+    def _record(self, values: dict):
+        """Update the trackers named in `values` with this replica's means.
+
+        Keras sums metric states over replicas, so local means of equal-sized
+        local batches read back as the global mean.
+        """
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
+
+    @property
+    def metrics(self):
+        # Listing the trackers here lets `fit` reset them at each epoch.
+        return list(self._trackers.values())
+
+    def _logs(self):
+        return {name: tracker.result() for name, tracker in self._trackers.items()}

@@ -1,0 +1,166 @@
+"""DCGAN generator and discriminator (Radford, Metz & Chintala 2016).
+
+All-convolutional networks: strided transposed convolutions with batch norm and
+ReLU in the generator (tanh output), strided convolutions with LeakyReLU(0.2)
+and batch norm in the discriminator (none on its first layer), weights drawn
+from N(0, 0.02) and batch-norm scales from N(1, 0.02).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+SUPPORTED_SIZES = (32, 64, 128)
+
+
+def _num_stages(image_size: int) -> int:
+    if image_size not in SUPPORTED_SIZES:
+        raise ValueError(
+            f"image_size must be one of {SUPPORTED_SIZES}, got {image_size}."
+        )
+    # Both networks go between 4x4 and image_size in steps of two.
+    return int(math.log2(image_size // 4))
+
+
+def _conv_init(seed):
+    return keras.initializers.RandomNormal(0.0, 0.02, seed=seed)
+
+
+def _batch_norm(synchronized: bool, seed, name: str):
+    return keras.layers.BatchNormalization(
+        momentum=0.9,
+        epsilon=1e-5,
+        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02, seed=seed),
+        synchronized=synchronized,
+        name=name,
+    )
+
+
+def _seed(seed, offset):
+    return None if seed is None else seed + offset
+
+
+def build_dcgan_generator(
+    image_size: int = 64,
+    latent_dim: int = 100,
+    width: int = 64,
+    channels: int = 3,
+    synchronized_bn: bool = False,
+    seed: int | None = None,
+    name: str = "generator",
+) -> keras.Model:
+    """DCGAN generator: latent `[batch, latent_dim]` -> images in [-1, 1].
+
+    Args:
+        image_size: output side, one of 32, 64, 128.
+        latent_dim: size of the latent vector.
+        width: filters of the last hidden layer; each earlier layer has twice
+            the filters of the next (64 gives 512-256-128-64 at 64x64, the
+            PyTorch DCGAN example's `ngf=64`).
+        channels: image channels.
+        synchronized_bn: all-reduce batch-norm statistics across replicas, so
+            that N replicas normalise over the global batch like one device.
+        seed: seed of the weight initialisers (None: random).
+        name: model name.
+
+    Example:
+    >>> g = build_dcgan_generator(image_size=32, latent_dim=16, width=8)
+    >>> g(keras.random.normal((2, 16))).shape
+    (2, 32, 32, 3)
+    """
+    stages = _num_stages(image_size)
+    filters = width * 2 ** (stages - 1)
+    z = keras.Input((latent_dim,), name="z")
+    # A 1x1 input through a 4x4 valid transposed convolution is the paper's
+    # "project and reshape" layer.
+    x = keras.layers.Reshape((1, 1, latent_dim))(z)
+    x = keras.layers.Conv2DTranspose(
+        filters,
+        4,
+        1,
+        "valid",
+        use_bias=False,
+        kernel_initializer=_conv_init(_seed(seed, 0)),
+        name="project",
+    )(x)
+    x = _batch_norm(synchronized_bn, _seed(seed, 100), "project_bn")(x)
+    x = keras.layers.ReLU()(x)
+    for i in range(1, stages):
+        filters //= 2
+        x = keras.layers.Conv2DTranspose(
+            filters,
+            4,
+            2,
+            "same",
+            use_bias=False,
+            kernel_initializer=_conv_init(_seed(seed, i)),
+            name=f"up{i}",
+        )(x)
+        x = _batch_norm(synchronized_bn, _seed(seed, 100 + i), f"up{i}_bn")(x)
+        x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2DTranspose(
+        channels,
+        4,
+        2,
+        "same",
+        kernel_initializer=_conv_init(_seed(seed, stages)),
+        name="to_rgb",
+    )(x)
+    # tanh in float32 so that mixed precision never saturates early in half.
+    images = keras.layers.Activation("tanh", dtype="float32", name="images")(x)
+    return keras.Model(z, images, name=name)
+
+
+def build_dcgan_discriminator(
+    image_size: int = 64,
+    width: int = 64,
+    channels: int = 3,
+    synchronized_bn: bool = False,
+    seed: int | None = None,
+    name: str = "discriminator",
+) -> keras.Model:
+    """DCGAN discriminator: images in [-1, 1] -> one logit per image.
+
+    Args:
+        image_size: input side, one of 32, 64, 128.
+        width: filters of the first layer, doubled at every stride.
+        channels: image channels.
+        synchronized_bn: all-reduce batch-norm statistics across replicas.
+        seed: seed of the weight initialisers (None: random).
+        name: model name.
+
+    Example:
+    >>> d = build_dcgan_discriminator(image_size=32, width=8)
+    >>> d(keras.random.uniform((2, 32, 32, 3))).shape
+    (2, 1)
+    """
+    stages = _num_stages(image_size)
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = images
+    filters = width
+    for i in range(stages):
+        x = keras.layers.Conv2D(
+            filters,
+            4,
+            2,
+            "same",
+            use_bias=(i == 0),
+            kernel_initializer=_conv_init(_seed(seed, 200 + i)),
+            name=f"down{i}",
+        )(x)
+        if i > 0:
+            x = _batch_norm(synchronized_bn, _seed(seed, 300 + i), f"down{i}_bn")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+        filters *= 2
+    x = keras.layers.Conv2D(
+        1,
+        4,
+        1,
+        "valid",
+        kernel_initializer=_conv_init(_seed(seed, 299)),
+        name="logit",
+    )(x)
+    logits = keras.layers.Flatten(dtype="float32", name="logits")(x)
+    return keras.Model(images, logits, name=name)

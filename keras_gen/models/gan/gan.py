@@ -1,0 +1,227 @@
+"""The `GAN` model: a generator and a discriminator trained with `fit`."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_gen.models.base import GenerativeModel, images_from_data
+from keras_gen.models.distributed import (
+    average_over_global_batch,
+    replica_normal,
+    replica_uniform,
+)
+from keras_gen.models.gan.losses import get_gan_loss
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class GAN(GenerativeModel):
+    """Generative adversarial network with a custom `train_step`.
+
+    One step updates the discriminator on a real batch and a generated batch,
+    then the generator through the updated discriminator, reusing the same
+    generated batch (as the reference DCGAN implementation does), which saves
+    one generator forward pass per step. Losses are reduced over the global
+    batch, so the step is the same on one device and on N replicas.
+
+    Args:
+        generator: model mapping `[batch, latent_dim]` to images in [-1, 1].
+        discriminator: model mapping images to logits `[batch, ...]`.
+        loss: name of the loss, one of `keras_gen.models.gan.losses.GAN_LOSSES`
+            ("ns", "hinge", "lsgan", "wgan-gp").
+        gradient_penalty_weight: weight of the WGAN-GP penalty (used by
+            "wgan-gp" only).
+        seed: seed of the latent noise (None: random).
+
+    Example:
+    >>> from keras_gen.models.gan.dcgan import (
+    ...     build_dcgan_generator, build_dcgan_discriminator)
+    >>> gan = GAN(build_dcgan_generator(32, latent_dim=16, width=8),
+    ...           build_dcgan_discriminator(32, width=8))
+    >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> images = keras.random.uniform((8, 32, 32, 3), -1, 1)
+    >>> history = gan.fit(images, batch_size=4, epochs=1, verbose=0)
+    >>> gan.generate(2).shape
+    (2, 32, 32, 3)
+    """
+
+    value_range = (-1.0, 1.0)
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        loss: str = "ns",
+        gradient_penalty_weight: float = 10.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss_name = loss
+        self.gan_loss = get_gan_loss(loss)
+        self.gradient_penalty_weight = gradient_penalty_weight
+        self.seed = seed
+        self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_loss", "real_score", "fake_score")
+        }
+        if self.gan_loss.gradient_penalty:
+            self._trackers["gradient_penalty"] = keras.metrics.Mean(
+                name="gradient_penalty"
+            )
+        # Both sub-models are functional and already built; marking the GAN
+        # built stops `fit` from calling it on an image batch to build it.
+        self.built = True
+
+    def decode_latents(self, z, training=False):
+        return self.generator(z, training=training)
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Configure training.
+
+        Args:
+            d_optimizer: optimizer of the discriminator (default Adam 2e-4,
+                beta_1 0.5, as DCGAN).
+            g_optimizer: optimizer of the generator (same default).
+            **kwargs: passed to `keras.Model.compile` (e.g. `steps_per_execution`).
+        """
+        # Without optimizer=None Keras would create, build and save an unused
+        # RMSprop optimizer.
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = keras.optimizers.get(
+            d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        )
+        self.g_optimizer = keras.optimizers.get(
+            g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        )
+        # Built here, i.e. inside the caller's strategy scope: a lazily built
+        # second optimizer fails under MirroredStrategy in Keras 3.15, and an
+        # unbuilt one is silently skipped when a checkpoint is restored.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        config = {
+            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+        }
+        if getattr(self, "_compile_config", None) is not None:
+            extra = self._compile_config.serialize()
+            config["steps_per_execution"] = extra.get("steps_per_execution", 1)
+        return config
+
+    def compile_from_config(self, config):
+        self.compile(
+            d_optimizer=keras.optimizers.deserialize(config["d_optimizer"]),
+            g_optimizer=keras.optimizers.deserialize(config["g_optimizer"]),
+            steps_per_execution=config.get("steps_per_execution", 1),
+        )
+
+    # ------------------------------------------------------------------ steps
+    def _scores(self, logits):
+        logits = ops.cast(logits, "float32")
+        if self.gan_loss.probabilistic:
+            logits = ops.sigmoid(logits)
+        return ops.mean(logits)
+
+    def _gradient_penalty(self, real, fake):
+        """Per-example (||grad_x D(x_hat)|| - 1)^2 at random interpolates."""
+        batch = ops.shape(real)[0]
+        alpha = replica_uniform((batch, 1, 1, 1), self.seed_generator)
+        real = ops.cast(real, "float32")
+        fake = ops.cast(fake, "float32")
+        interpolates = real + alpha * (fake - real)
+        with tf.GradientTape() as tape:
+            tape.watch(interpolates)
+            logits = self.discriminator(interpolates, training=True)
+            logits = ops.sum(ops.cast(logits, "float32"))
+        grads = tape.gradient(logits, interpolates)
+        # The epsilon keeps the square root differentiable at a zero gradient.
+        norms = ops.sqrt(ops.sum(ops.square(grads), axis=(1, 2, 3)) + 1e-12)
+        return ops.square(norms - 1.0)
+
+    def _discriminator_losses(self, real, fake, training):
+        real_logits = self.discriminator(real, training=training)
+        fake_logits = self.discriminator(fake, training=training)
+        per_example = self.gan_loss.discriminator(real_logits, fake_logits)
+        logs = {
+            "real_score": self._scores(real_logits),
+            "fake_score": self._scores(fake_logits),
+        }
+        if self.gan_loss.gradient_penalty:
+            penalty = self._gradient_penalty(real, fake)
+            per_example = per_example + self.gradient_penalty_weight * penalty
+            logs["gradient_penalty"] = ops.mean(penalty)
+        logs["d_loss"] = ops.mean(per_example)
+        return per_example, logs
+
+    def train_step(self, data):
+        real = images_from_data(data)
+        batch = ops.shape(real)[0]
+        z = replica_normal((batch, self.latent_dim), self.seed_generator)
+
+        with tf.GradientTape() as g_tape:
+            fake = self.generator(z, training=True)
+
+            # Phase 1: discriminator step on real and (detached) fake images.
+            # The generator's tape is paused so it does not record D's update.
+            with g_tape.stop_recording(), tf.GradientTape() as d_tape:
+                d_per_example, logs = self._discriminator_losses(
+                    real, ops.stop_gradient(fake), training=True
+                )
+                d_loss = average_over_global_batch(d_per_example)
+            d_vars = self.discriminator.trainable_variables
+            d_grads = d_tape.gradient(d_loss, d_vars)
+            self.d_optimizer.apply(d_grads, d_vars)
+
+            # Phase 2: generator step through the updated discriminator,
+            # reusing the generated batch of phase 1.
+            fake_logits = self.discriminator(fake, training=True)
+            g_per_example = self.gan_loss.generator(fake_logits)
+            g_loss = average_over_global_batch(g_per_example)
+        g_vars = self.generator.trainable_variables
+        g_grads = g_tape.gradient(g_loss, g_vars)
+        self.g_optimizer.apply(g_grads, g_vars)
+
+        logs["g_loss"] = ops.mean(g_per_example)
+        self._record(logs)
+        return self._logs()
+
+    def test_step(self, data):
+        real = images_from_data(data)
+        batch = ops.shape(real)[0]
+        z = replica_normal((batch, self.latent_dim), self.seed_generator)
+        fake = self.generator(z, training=False)
+        _, logs = self._discriminator_losses(real, fake, training=False)
+        fake_logits = self.discriminator(fake, training=False)
+        logs["g_loss"] = ops.mean(self.gan_loss.generator(fake_logits))
+        self._record(logs)
+        return self._logs()
+
+    # ------------------------------------------------------------ serialization
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "generator": keras.layers.serialize(self.generator),
+                "discriminator": keras.layers.serialize(self.discriminator),
+                "loss": self.loss_name,
+                "gradient_penalty_weight": self.gradient_penalty_weight,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["generator"] = keras.layers.deserialize(config["generator"])
+        config["discriminator"] = keras.layers.deserialize(config["discriminator"])
+        return cls(**config)

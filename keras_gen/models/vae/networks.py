@@ -1,0 +1,99 @@
+"""Convolutional encoder and decoder of the VAE."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+SUPPORTED_SIZES = (32, 64, 128)
+
+
+def _num_stages(image_size: int) -> int:
+    if image_size not in SUPPORTED_SIZES:
+        raise ValueError(
+            f"image_size must be one of {SUPPORTED_SIZES}, got {image_size}."
+        )
+    return int(math.log2(image_size // 4))
+
+
+def build_vae_encoder(
+    image_size: int = 64,
+    latent_dim: int = 128,
+    width: int = 32,
+    channels: int = 3,
+    name: str = "encoder",
+) -> keras.Model:
+    """Encoder: images in [0, 1] -> (z_mean, z_log_var), each `[batch, latent_dim]`.
+
+    Strided 4x4 convolutions halve the side down to 4x4, doubling the filters
+    from `width`; two dense heads give the posterior's mean and log-variance.
+
+    Args:
+        image_size: input side, one of 32, 64, 128.
+        latent_dim: size of the latent space.
+        width: filters of the first convolution.
+        channels: image channels.
+        name: model name.
+
+    Example:
+    >>> enc = build_vae_encoder(image_size=32, latent_dim=8, width=8)
+    >>> [t.shape for t in enc(keras.random.uniform((2, 32, 32, 3)))]
+    [(2, 8), (2, 8)]
+    """
+    stages = _num_stages(image_size)
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = images
+    filters = width
+    for i in range(stages):
+        x = keras.layers.Conv2D(filters, 4, 2, "same", name=f"down{i}")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+        filters = min(filters * 2, width * 8)
+    x = keras.layers.Flatten()(x)
+    z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
+    # Zero init starts the posterior at unit variance, which keeps the first
+    # KL terms small and stable.
+    z_log_var = keras.layers.Dense(
+        latent_dim, kernel_initializer="zeros", dtype="float32", name="z_log_var"
+    )(x)
+    return keras.Model(images, [z_mean, z_log_var], name=name)
+
+
+def build_vae_decoder(
+    image_size: int = 64,
+    latent_dim: int = 128,
+    width: int = 32,
+    channels: int = 3,
+    name: str = "decoder",
+) -> keras.Model:
+    """Decoder: latents `[batch, latent_dim]` -> pixel logits `[batch, H, W, C]`.
+
+    The VAE applies the sigmoid; keeping logits here lets the Bernoulli
+    likelihood use the numerically stable cross-entropy with logits.
+
+    Args:
+        image_size: output side, one of 32, 64, 128.
+        latent_dim: size of the latent space.
+        width: filters of the last upsampling stage (mirror of the encoder).
+        channels: image channels.
+        name: model name.
+
+    Example:
+    >>> dec = build_vae_decoder(image_size=32, latent_dim=8, width=8)
+    >>> dec(keras.random.normal((2, 8))).shape
+    (2, 32, 32, 3)
+    """
+    stages = _num_stages(image_size)
+    filters = min(width * 2 ** (stages - 1), width * 8)
+    z = keras.Input((latent_dim,), name="z")
+    x = keras.layers.Dense(4 * 4 * filters, name="project")(z)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Reshape((4, 4, filters))(x)
+    for i in range(stages):
+        filters = max(filters // 2, width) if i < stages - 1 else width
+        x = keras.layers.Conv2DTranspose(filters, 4, 2, "same", name=f"up{i}")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    logits = keras.layers.Conv2D(
+        channels, 3, 1, "same", dtype="float32", name="logits"
+    )(x)
+    return keras.Model(z, logits, name=name)

@@ -1,0 +1,120 @@
+"""Run one `fit` step on 2 logical CPUs and on 1 device; print the weight gap.
+
+Executed in a subprocess by the tests, because logical devices must be set up
+before TensorFlow initialises its runtime.
+
+Usage: python mirrored_equivalence.py {gan,vae} [loss] [--local-mean]
+
+`--local-mean` swaps the global-batch reduction for a plain per-replica mean,
+the bug the test exists to catch; the test checks that it is caught.
+"""
+
+import json
+import sys
+
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_gen.models.gan.dcgan import (  # noqa: E402
+    build_dcgan_discriminator,
+    build_dcgan_generator,
+)
+from keras_gen.models.gan.gan import GAN  # noqa: E402
+from keras_gen.models.vae.networks import (  # noqa: E402
+    build_vae_decoder,
+    build_vae_encoder,
+)
+from keras_gen.models.vae.vae import VAE  # noqa: E402
+
+GLOBAL_BATCH = 8
+STEPS = 2
+
+
+def build(kind, loss):
+    if kind == "gan":
+        model = GAN(
+            build_dcgan_generator(32, 16, 8, synchronized_bn=True, seed=1),
+            build_dcgan_discriminator(32, 8, synchronized_bn=True, seed=2),
+            loss=loss,
+            seed=3,
+        )
+        # Plain SGD: its update is linear in the gradient, so a wrong
+        # scaling (N times the update) shows up directly, whereas Adam
+        # normalises the gradient's scale away.
+        model.compile(
+            d_optimizer=keras.optimizers.SGD(0.05),
+            g_optimizer=keras.optimizers.SGD(0.05),
+        )
+    else:
+        model = VAE(build_vae_encoder(32, 8, 8), build_vae_decoder(32, 8, 8), seed=3)
+        model.compile(optimizer=keras.optimizers.SGD(1e-3))
+    return model
+
+
+def run(strategy, kind, loss, images, init_weights):
+    with strategy.scope():
+        model = build(kind, loss)
+        if init_weights is not None:
+            model.set_weights(init_weights)
+    initial = [w.copy() for w in model.get_weights()]
+    data = tf.data.Dataset.from_tensor_slices(images).batch(
+        GLOBAL_BATCH, drop_remainder=True
+    )
+    history = model.fit(data, epochs=1, steps_per_epoch=STEPS, verbose=0)
+    logs = {k: float(v[-1]) for k, v in history.history.items()}
+    return initial, model.get_weights(), logs
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    kind = args[0]
+    loss = args[1] if len(args) > 1 else "ns"
+    if "--local-mean" in sys.argv:
+        from keras import ops
+
+        from keras_gen.models import distributed
+        from keras_gen.models.gan import gan as gan_module
+        from keras_gen.models.vae import vae as vae_module
+
+        def local_mean(per_example):
+            return ops.mean(per_example)
+
+        distributed.average_over_global_batch = local_mean
+        gan_module.average_over_global_batch = local_mean
+        vae_module.average_over_global_batch = local_mean
+    keras.utils.set_random_seed(0)
+    low = -1.0 if kind == "gan" else 0.0
+    images = (
+        np.random.default_rng(0)
+        .uniform(low, 1.0, (GLOBAL_BATCH * STEPS, 32, 32, 3))
+        .astype("float32")
+    )
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    initial, w1, logs1 = run(one, kind, loss, images, None)
+    _, w2, logs2 = run(two, kind, loss, images, initial)
+    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(w1, w2))
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(initial, w1))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "replicas": two.num_replicas_in_sync,
+                "max_weight_diff": diff,
+                "max_update": moved,
+                "logs_one": logs1,
+                "logs_two": logs2,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
