@@ -1,0 +1,7 @@
+"""Model families. Importing this registers every class for `.keras` loading."""
+
+from keras_gen.models.base import GenerativeModel, latents_from_seeds
+from keras_gen.models.gan.gan import GAN
+from keras_gen.models.vae.vae import VAE, Sampling
+
+__all__ = ["GAN", "VAE", "GenerativeModel", "Sampling", "latents_from_seeds"]

@@ -1,0 +1,322 @@
+"""Experiment configuration: typed dataclasses loaded from YAML, strictly validated.
+
+A config file has four sections (`model`, `data`, `train`, `output`) and a
+`name`. Every key is checked when the file is read: an unknown key, a value of
+the wrong type or outside its allowed set fails at once with an error naming
+the key, so that a typo never silently trains the default.
+
+Example:
+>>> cfg = load_config("training/configs/smoke_gan.yaml", ["train.epochs=2"])
+>>> cfg.train.epochs
+2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the key."""
+
+
+@dataclass
+class ModelConfig:
+    """What network to build.
+
+    `type` picks the family; keys of the other family are ignored.
+    """
+
+    type: Literal["gan", "vae"] = "gan"
+    architecture: Literal["dcgan", "conv"] = "dcgan"
+    image_size: Literal[32, 64, 128] = 64
+    latent_dim: int = 100
+    width: int = 64
+    seed: int | None = 0
+    # GAN
+    loss: Literal["ns", "hinge", "lsgan", "wgan-gp"] = "ns"
+    gradient_penalty_weight: float = 10.0
+    # VAE
+    beta: float = 1.0
+    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    gaussian_sigma: float = 0.1
+    kl_warmup_steps: int = 0
+
+    def validate(self, where: str) -> None:
+        _positive(self, where, "latent_dim", "width")
+        if self.type == "vae" and self.architecture == "dcgan":
+            # The VAE has one architecture; "dcgan" is just the GAN default.
+            self.architecture = "conv"
+        if self.type == "gan" and self.architecture != "dcgan":
+            raise ConfigError(
+                f"{where}.architecture: {self.architecture!r} is not a GAN "
+                "architecture; allowed: 'dcgan'."
+            )
+        if self.gaussian_sigma <= 0:
+            raise ConfigError(f"{where}.gaussian_sigma must be > 0.")
+        if self.beta < 0 or self.kl_warmup_steps < 0:
+            raise ConfigError(f"{where}.beta and kl_warmup_steps must be >= 0.")
+
+
+@dataclass
+class DataConfig:
+    """Where images come from.
+
+    `source: rooms` renders `num_images` procedural rooms (no download);
+    `source: folder` reads every image under `path` (recursively).
+    """
+
+    source: Literal["rooms", "folder"] = "rooms"
+    path: str | None = None
+    num_images: int | None = 10_000
+    seed: int = 0
+    cache: bool | str = True
+    render_cache_dir: str | None = "~/.cache/keras_gen/rooms"
+    shuffle_buffer: int = 10_000
+    flip: bool = True
+    check: Literal["header", "full", "none"] = "header"
+
+    def validate(self, where: str) -> None:
+        if self.source == "folder" and not self.path:
+            raise ConfigError(
+                f"{where}.path is required when {where}.source is 'folder'."
+            )
+        if self.source == "rooms" and not self.num_images:
+            raise ConfigError(f"{where}.num_images is required for source 'rooms'.")
+        if self.num_images is not None:
+            _positive(self, where, "num_images")
+        _positive(self, where, "shuffle_buffer")
+
+
+@dataclass
+class OptimizerConfig:
+    """A Keras optimizer by name and its main hyper-parameters."""
+
+    name: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    weight_decay: float | None = None
+
+    def validate(self, where: str) -> None:
+        _positive(self, where, "learning_rate")
+
+
+@dataclass
+class TrainConfig:
+    """How long and how to train.
+
+    `batch_size` is the global batch (split over replicas). The GAN uses
+    `d_optimizer`/`g_optimizer` (each defaults to `optimizer`), the VAE uses
+    `optimizer`.
+    """
+
+    batch_size: int = 64
+    epochs: int = 10
+    steps_per_epoch: int | None = None
+    seed: int = 0
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    d_optimizer: OptimizerConfig | None = None
+    g_optimizer: OptimizerConfig | None = None
+    distribute: Literal["auto", "none", "mirrored"] = "auto"
+    steps_per_execution: int = 1
+    jit_compile: bool = False
+
+    def validate(self, where: str) -> None:
+        _positive(self, where, "batch_size", "epochs", "steps_per_execution")
+        if self.steps_per_epoch is not None:
+            _positive(self, where, "steps_per_epoch")
+
+
+@dataclass
+class OutputConfig:
+    """What the run writes and where. `{name}` expands to the config's name."""
+
+    work_dir: str = "runs/{name}"
+    export_dir: str | None = "saved_models"
+    num_samples: int = 64
+    sample_every: int = 1
+    tensorboard: bool = True
+    verbose: Literal[0, 1, 2] = 1
+
+    def validate(self, where: str) -> None:
+        _positive(self, where, "num_samples", "sample_every")
+
+
+@dataclass
+class Config:
+    """A whole experiment."""
+
+    name: str = "experiment"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def validate(self, where: str = "") -> None:
+        if not self.name or "/" in self.name:
+            raise ConfigError("name must be a non-empty string without '/'.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _positive(obj: Any, where: str, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value <= 0:
+            raise ConfigError(f"{where}.{name} must be > 0, got {value!r}.")
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    if dataclasses.is_dataclass(tp):
+        return f"a mapping of {tp.__name__} keys"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """`value` checked (and converted, for int -> float) against type `tp`."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        # bool is an int in Python; 1 must not match Literal[True] and vice versa.
+        if any(value == a and type(value) is type(a) for a in allowed):
+            return value
+        raise ConfigError(
+            f"{where}: {value!r} is not allowed; expected {_describe(tp)}."
+        )
+    if origin in (Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            try:
+                return _convert(value, option, where)
+            except ConfigError as err:
+                errors.append(err)
+        raise ConfigError(f"{where}: {value!r} is not valid; expected {_describe(tp)}.")
+    if tp is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{where}: expected null, got {value!r}.")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected {_describe(tp)}, got {value!r}.")
+        return _from_dict(tp, value, where)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        # YAML 1.1 reads "1e-3" (no dot) as a string; accept it as a number.
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{where}: expected {_describe(tp)}, got {value!r}.")
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in hints]
+    if unknown:
+        section = f"section '{where}'" if where else "the top level"
+        raise ConfigError(
+            f"Unknown config key '{_join(where, str(unknown[0]))}'. "
+            f"Allowed keys in {section}: {', '.join(names)}."
+        )
+    kwargs = {k: _convert(v, hints[k], _join(where, k)) for k, v in data.items()}
+    obj = cls(**kwargs)
+    obj.validate(where)
+    return obj
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: '{key}' is not a section.")
+        node = child
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'train.epochs=3' -> ('train.epochs', 3); the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r}.")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set expects key=value, got {text!r}.")
+    return key, yaml.safe_load(raw) if raw.strip() else None
+
+
+def config_from_dict(
+    data: dict[str, Any], overrides: list[str] | None = None
+) -> Config:
+    """A validated `Config` from a plain mapping plus `key=value` overrides."""
+    data = dict(data)
+    for text in overrides or []:
+        key, value = parse_override(text)
+        _set_path(data, key, value)
+    return _from_dict(Config, data, "")
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config file, apply `--set` overrides and validate it.
+
+    The config's `name` defaults to the file's stem.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ConfigError: a key is unknown or a value invalid (the key is named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Config file not found: {path}")
+    with path.open() as f:
+        try:
+            data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level.")
+    data.setdefault("name", path.stem)
+    try:
+        return config_from_dict(data, overrides)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    """Write `config` as YAML (the exact settings a run used)."""
+    with Path(path).open("w") as f:
+        yaml.safe_dump(config.to_dict(), f, sort_keys=False)

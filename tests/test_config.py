@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import pytest
+
+from keras_gen.config import ConfigError, config_from_dict, load_config, save_config
+
+CONFIGS = sorted((Path(__file__).parents[1] / "training" / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_is_valid(path):
+    cfg = load_config(path)
+    assert cfg.name == path.stem
+
+
+def test_overrides_are_parsed_as_yaml_and_typed():
+    cfg = config_from_dict(
+        {"name": "x"},
+        [
+            "train.epochs=3",
+            "train.optimizer.learning_rate=1e-3",
+            "model.type=vae",
+            "data.flip=false",
+            "train.d_optimizer.learning_rate=4e-4",
+        ],
+    )
+    assert cfg.train.epochs == 3
+    assert cfg.train.optimizer.learning_rate == pytest.approx(1e-3)
+    assert cfg.model.type == "vae" and cfg.model.architecture == "conv"
+    assert cfg.data.flip is False
+    # A sub-section created by --set gets the defaults of its other keys.
+    assert cfg.train.d_optimizer.learning_rate == pytest.approx(4e-4)
+    assert cfg.train.d_optimizer.beta_1 == 0.5
+
+
+@pytest.mark.parametrize(
+    "data, fragments",
+    [
+        ({"trian": {}}, ["'trian'", "name, model, data, train, output"]),
+        ({"train": {"batchsize": 3}}, ["'train.batchsize'", "batch_size"]),
+        ({"model": {"image_size": 48}}, ["model.image_size", "32, 64, 128"]),
+        ({"model": {"loss": "wgan"}}, ["model.loss", "'wgan-gp'", "'hinge'"]),
+        ({"train": {"epochs": True}}, ["train.epochs", "int"]),
+        ({"train": {"epochs": 0}}, ["train.epochs", "> 0"]),
+        ({"train": {"optimizer": {"learning_rate": "fast"}}}, ["learning_rate"]),
+        ({"data": {"source": "folder"}}, ["data.path"]),
+        ({"data": {"source": "s3"}}, ["data.source", "'rooms'", "'folder'"]),
+        ({"model": {"type": "gan", "architecture": "conv"}}, ["model.architecture"]),
+    ],
+)
+def test_bad_values_name_the_key(data, fragments):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(data)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ConfigError, match="key=value"):
+        config_from_dict({}, ["train.epochs"])
+    with pytest.raises(ConfigError, match="not a section"):
+        config_from_dict({"name": "x"}, ["name.sub=1"])
+
+
+def test_load_names_file_and_round_trips(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("model:\n  type: vae\ntrain:\n  epochs: 4\n")
+    cfg = load_config(path)
+    assert cfg.name == "exp" and cfg.train.epochs == 4
+    save_config(cfg, tmp_path / "saved.yaml")
+    again = load_config(tmp_path / "saved.yaml")
+    assert again == cfg
+
+
+def test_load_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epoch: 3\n")
+    with pytest.raises(ConfigError, match="bad.yaml.*train.epoch"):
+        load_config(bad)
