@@ -41,7 +41,30 @@ def images_from_data(data):
     return data
 
 
-class GenerativeModel(keras.Model):
+class SeedStateMixin:
+    """Saves the state of a layer's `SeedGenerator`s with its variables.
+
+    Keras 3.15 leaves seed-generator states out of `.keras` files, weight files
+    and `BackupAndRestore` backups, so a resumed run would replay the noise of
+    its first steps. The states are stored next to the layer's own variables
+    under `seed_<i>` keys; files without them still load.
+    """
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, generator in enumerate(self._seed_generators):
+            store[f"seed_{i}"] = generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        own = {k: store[k] for k in keys if not k.startswith("seed_")}
+        super().load_own_variables(own)
+        for i, generator in enumerate(self._seed_generators):
+            if f"seed_{i}" in keys:
+                generator.state.assign(np.asarray(store[f"seed_{i}"]))
+
+
+class GenerativeModel(SeedStateMixin, keras.Model):
     """Base of `GAN` and `VAE`: decode latents, generate, report metrics.
 
     Subclasses set `latent_dim`, `value_range` and implement `decode_latents`.

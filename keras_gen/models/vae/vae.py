@@ -8,14 +8,14 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_gen.models.base import GenerativeModel, images_from_data
+from keras_gen.models.base import GenerativeModel, SeedStateMixin, images_from_data
 from keras_gen.models.distributed import average_over_global_batch, replica_normal
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class Sampling(keras.layers.Layer):
+class Sampling(SeedStateMixin, keras.layers.Layer):
     """Reparameterisation: z = mean + exp(log_var / 2) * eps, eps ~ N(0, I).
 
     The noise is drawn per replica (see `keras_gen.models.distributed`), so
