@@ -1,4 +1,4 @@
-"""An interrupted `fit` resumed with BackupAndRestore ends where an uninterrupted one does."""
+"""An interrupted fit, resumed with BackupAndRestore, ends like an uninterrupted one."""
 
 import keras
 import numpy as np
