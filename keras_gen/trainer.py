@@ -262,6 +262,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         steps_per_epoch=config.train.steps_per_epoch,
         callbacks=callbacks,
         verbose=out.verbose,
+        shuffle=False,  # the dataset shuffles itself
     )
     model_path = work_dir / "model.keras"
     model.save(model_path)

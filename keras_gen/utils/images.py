@@ -63,7 +63,8 @@ def read_metrics_csv(path: str | Path) -> dict[str, list[float]]:
                 columns.setdefault(key, []).append(float(value))
             except (TypeError, ValueError):
                 columns.setdefault(key, []).append(float("nan"))
-    return columns
+    # CSVLogger adds empty val_* columns when there is no validation data.
+    return {k: v for k, v in columns.items() if not all(np.isnan(v))}
 
 
 def plot_metrics(
