@@ -113,24 +113,40 @@ class OptimizerConfig:
 class TrainConfig:
     """How long and how to train.
 
-    `batch_size` is the global batch (split over replicas). The GAN uses
+    `batch_size` is the global batch (split over replicas); alternatively
+    `per_replica_batch_size` fixes the batch of each replica and the global
+    batch grows with the number of replicas (set the other one to null).
+    `steps_per_epoch` defaults to one pass over the data. The GAN uses
     `d_optimizer`/`g_optimizer` (each defaults to `optimizer`), the VAE uses
     `optimizer`.
     """
 
-    batch_size: int = 64
+    batch_size: int | None = 64
+    per_replica_batch_size: int | None = None
     epochs: int = 10
     steps_per_epoch: int | None = None
     seed: int = 0
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     d_optimizer: OptimizerConfig | None = None
     g_optimizer: OptimizerConfig | None = None
-    distribute: Literal["auto", "none", "mirrored"] = "auto"
+    distribute: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = "auto"
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
     steps_per_execution: int = 1
     jit_compile: bool = False
+    backup_every: int = 1
+    deterministic: bool = False
 
     def validate(self, where: str) -> None:
-        _positive(self, where, "batch_size", "epochs", "steps_per_execution")
+        if (self.batch_size is None) == (self.per_replica_batch_size is None):
+            raise ConfigError(
+                f"{where}: give exactly one of batch_size (global) and "
+                "per_replica_batch_size."
+            )
+        if self.batch_size is not None:
+            _positive(self, where, "batch_size")
+        if self.per_replica_batch_size is not None:
+            _positive(self, where, "per_replica_batch_size")
+        _positive(self, where, "epochs", "steps_per_execution", "backup_every")
         if self.steps_per_epoch is not None:
             _positive(self, where, "steps_per_epoch")
 

@@ -10,7 +10,7 @@ A run writes into its work directory (`runs/<name>/` by default):
 - `logs/`: TensorBoard event files,
 - `model.keras`: the model with both optimizers, for `keras.saving.load_model`,
 - `backup/`: the state `keras-gen train` resumes from after a crash (removed
-  when the run finishes),
+  when the run finishes; see `keras_gen.checkpointing`),
 
 and a SavedModel of the generator (GAN) or decoder (VAE) into
 `<export_dir>/<name>/<version>/` for TensorFlow Serving.
@@ -18,7 +18,9 @@ and a SavedModel of the generator (GAN) or decoder (VAE) into
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import logging
 import os
 import time
@@ -29,6 +31,11 @@ import keras
 import tensorflow as tf
 
 from keras_gen.callbacks import KLWarmup, ReconstructionGrid, SampleGrid
+from keras_gen.checkpointing import (
+    StopOnNonFinite,
+    TrainingBackup,
+    restore_latest,
+)
 from keras_gen.config import Config, ConfigError, OptimizerConfig, save_config
 from keras_gen.export import export_generator
 from keras_gen.models.base import GenerativeModel
@@ -54,22 +61,72 @@ class TrainResult:
     history: dict[str, list[float]]
     seconds: float
     images_seen: int
+    model: GenerativeModel | None = None
 
 
 def make_strategy(kind: str) -> tf.distribute.Strategy:
     """The `tf.distribute` strategy for `train.distribute`.
 
-    "auto" mirrors over all local GPUs when there are at least two and
-    otherwise uses the default (single-device) strategy; "mirrored" always
-    uses `MirroredStrategy` (over the CPU if there is no GPU); "none" is the
-    default strategy.
+    - "auto": `MultiWorkerMirroredStrategy` when `TF_CONFIG` names a cluster
+      of several tasks, else `MirroredStrategy` over all local GPUs when there
+      are at least two, else the default (single-device) strategy;
+    - "mirrored": `MirroredStrategy` over the local GPUs (or the CPU);
+    - "multi_worker": `MultiWorkerMirroredStrategy` (cluster from `TF_CONFIG`);
+    - "tpu": `TPUStrategy` on the TPU found by `TPUClusterResolver`;
+    - "none": the default strategy.
     """
     if kind == "none":
         return tf.distribute.get_strategy()
+    if kind == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if kind == "multi_worker" or (kind == "auto" and _cluster_size() > 1):
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if kind == "mirrored" or (kind == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _cluster_size() -> int:
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"TF_CONFIG is not valid JSON: {err}") from None
+    return sum(len(tasks) for tasks in cluster.values())
+
+
+def task_info(strategy: tf.distribute.Strategy) -> tuple[bool, int]:
+    """(is this process the chief, its task index) in a multi-worker cluster.
+
+    Only the chief writes samples, metrics, checkpoints and exports; every
+    worker keeps its own backup folder (workers sharing one crash on file
+    locks). Without a cluster the single process is the chief.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True, 0
+    task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
+    jobs = resolver.cluster_spec().jobs
+    chief = task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in jobs
+    )
+    return chief, task_id
+
+
+def global_batch_size(config: Config, replicas: int) -> int:
+    """The global batch of a run on `replicas` replicas (checked divisible)."""
+    t = config.train
+    if t.per_replica_batch_size is not None:
+        return t.per_replica_batch_size * replicas
+    if t.batch_size % replicas:
+        raise ConfigError(
+            f"train.batch_size ({t.batch_size}) must be divisible by the number "
+            f"of replicas ({replicas}); or set train.per_replica_batch_size."
+        )
+    return t.batch_size
 
 
 def make_optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
@@ -90,8 +147,29 @@ def make_optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(cfg.learning_rate)
 
 
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Temporarily set Keras' global dtype policy (e.g. "mixed_bfloat16")."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def build_model(config: Config, synchronized_bn: bool = False) -> GenerativeModel:
-    """An uncompiled `GAN` or `VAE` as the config describes."""
+    """An uncompiled `GAN` or `VAE` as the config describes.
+
+    Layers take the dtype policy of `train.precision`; the networks keep
+    their last layers (tanh, logits, posterior heads) and every loss in
+    float32.
+    """
+    with dtype_policy(config.train.precision):
+        return _build_model(config, synchronized_bn)
+
+
+def _build_model(config: Config, synchronized_bn: bool) -> GenerativeModel:
     m = config.model
     if m.type == "gan":
         return GAN(
@@ -129,14 +207,23 @@ def compile_model(model: GenerativeModel, config: Config) -> None:
         "steps_per_execution": t.steps_per_execution,
         "jit_compile": t.jit_compile,
     }
+
+    def optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
+        opt = make_optimizer(cfg)
+        # float16 gradients underflow without loss scaling; bfloat16 has
+        # float32's exponent range and needs none.
+        if t.precision == "mixed_float16":
+            opt = keras.optimizers.LossScaleOptimizer(opt)
+        return opt
+
     if isinstance(model, GAN):
         model.compile(
-            d_optimizer=make_optimizer(t.d_optimizer or t.optimizer),
-            g_optimizer=make_optimizer(t.g_optimizer or t.optimizer),
+            d_optimizer=optimizer(t.d_optimizer or t.optimizer),
+            g_optimizer=optimizer(t.g_optimizer or t.optimizer),
             **kwargs,
         )
     else:
-        model.compile(optimizer=make_optimizer(t.optimizer), **kwargs)
+        model.compile(optimizer=optimizer(t.optimizer), **kwargs)
 
 
 def build_dataset(
@@ -144,8 +231,13 @@ def build_dataset(
     value_range: tuple[float, float],
     batch_size: int,
     training: bool = True,
-) -> tf.data.Dataset:
-    """The training `tf.data.Dataset` of float images in `value_range`."""
+    repeat: bool = False,
+) -> tuple[tf.data.Dataset, int]:
+    """The `tf.data.Dataset` of float image batches in `value_range`.
+
+    Returns:
+        The dataset and the number of images in one pass over the data.
+    """
     from keras_gen.data.pipeline import finalize_dataset
 
     d = config.data
@@ -170,16 +262,17 @@ def build_dataset(
             cache=False,
             flip=d.flip,
             seed=d.seed,
+            repeat=repeat,
         )
         options = tf.data.Options()
         # Generated in memory, there are no files to shard by.
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
         )
-        return ds.with_options(options)
+        return ds.with_options(options), len(images)
     from keras_gen.data.folder import image_folder_dataset
 
-    return image_folder_dataset(
+    ds, info = image_folder_dataset(
         d.path,
         image_size=size,
         batch_size=batch_size,
@@ -190,15 +283,59 @@ def build_dataset(
         flip=d.flip,
         seed=d.seed,
         check=d.check,
+        repeat=repeat,
+        return_info=True,
     )
+    num = (
+        len(info.files) if d.num_images is None else min(d.num_images, len(info.files))
+    )
+    return ds, num
 
 
 def resolve_work_dir(config: Config, work_dir: str | Path | None = None) -> Path:
     return Path(work_dir or config.output.work_dir.format(name=config.name))
 
 
+def _truncate_metrics(path: Path, epochs: int) -> None:
+    """Keep the CSV rows of the first `epochs` epochs (none for a new run).
+
+    Epochs logged after the last backup of a killed run are trained again and
+    logged again; their old rows must go.
+    """
+    if epochs == 0:
+        path.unlink()
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [lines[0]] + [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) < epochs]
+    path.write_text("".join(kept))
+
+
+class _SqueezeLogs(keras.callbacks.Callback):
+    """Turns shape-(1,) logs (multi-worker workaround) back into floats.
+
+    First in the callback list: later callbacks (CSV, progress bar, History)
+    share the same dict and then see plain numbers.
+    """
+
+    @staticmethod
+    def _squeeze(logs):
+        for key, value in (logs or {}).items():
+            if getattr(value, "shape", ()) == (1,):
+                logs[key] = float(value[0])
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._squeeze(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._squeeze(logs)
+
+
 def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
     """Train the model a config describes, resuming an interrupted run.
+
+    If the work directory holds a backup of an interrupted run (killed,
+    preempted, crashed), training restarts from its last complete epoch with
+    the same weights, optimizer moments, noise state and data order.
 
     Args:
         config: a validated `Config`.
@@ -206,89 +343,118 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
 
     Returns:
         A `TrainResult` naming every artefact written.
+
+    Raises:
+        NonFiniteLossError: a loss became NaN/inf; the last good checkpoint
+            and backup are kept.
     """
     start = time.perf_counter()
-    work_dir = resolve_work_dir(config, work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, work_dir / "config.yaml")
-    backup_dir = work_dir / "backup"
-    resuming = backup_dir.exists()
-    metrics_csv = work_dir / "metrics.csv"
-    if not resuming and metrics_csv.exists():
-        metrics_csv.unlink()  # a new run, not the continuation of the old one
-
     keras.utils.set_random_seed(config.train.seed)
+    if config.train.deterministic:
+        # Bit-identical reruns (and resumed runs) at some speed cost.
+        tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(config.train.distribute)
+    is_chief, task_id = task_info(strategy)
     replicas = strategy.num_replicas_in_sync
-    batch_size = config.train.batch_size
-    if batch_size % replicas:
-        raise ConfigError(
-            f"train.batch_size ({batch_size}) must be divisible by the number "
-            f"of replicas ({replicas})."
-        )
-    print(
+    batch_size = global_batch_size(config, replicas)
+
+    work_dir = resolve_work_dir(config, work_dir)
+    backup_dir = work_dir / "backup"
+    if not is_chief:
+        backup_dir = backup_dir / f"worker-{task_id}"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    metrics_csv = work_dir / "metrics.csv"
+    if is_chief:
+        save_config(config, work_dir / "config.yaml")
+    say = print if is_chief else (lambda *a, **k: None)
+    say(
         f"[keras-gen] {config.name}: {config.model.type} {config.model.image_size}px, "
-        f"global batch {batch_size} = {replicas} replica(s) x {batch_size // replicas}"
+        f"global batch {batch_size} = {replicas} replica(s) "
+        f"x {batch_size // replicas} per replica, "
+        f"{type(strategy).__name__}, {config.train.precision}"
     )
 
     with strategy.scope():
         model = build_model(config, synchronized_bn=replicas > 1)
         compile_model(model, config)
-    dataset = build_dataset(config, model.value_range, batch_size)
+        record = restore_latest(model, backup_dir)
+    initial_epoch = record["epoch"] if record else 0
+    if record:
+        say(f"[keras-gen] resuming from {backup_dir} at epoch {initial_epoch}")
+    if is_chief and metrics_csv.exists():
+        _truncate_metrics(metrics_csv, initial_epoch)
+
+    dataset, num_images = build_dataset(
+        config, model.value_range, batch_size, repeat=True
+    )
+    steps_per_epoch = config.train.steps_per_epoch or num_images // batch_size
+    if steps_per_epoch < 1:
+        raise ConfigError(
+            f"data has {num_images} images, fewer than one batch of {batch_size}; "
+            "lower train.batch_size or add data."
+        )
+    # The data stream is deterministic for a seed, so skipping the batches of
+    # the finished epochs gives a resumed run the batches it would have seen.
+    dataset = dataset.skip(initial_epoch * steps_per_epoch)
 
     out = config.output
     samples_dir = work_dir / "samples"
-    sample_grid = SampleGrid(samples_dir, out.num_samples, out.sample_every, scale=2)
     callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(str(backup_dir)),
-        sample_grid,
-        keras.callbacks.CSVLogger(str(metrics_csv), append=resuming),
-        keras.callbacks.ModelCheckpoint(str(work_dir / "model.keras")),
-        keras.callbacks.TerminateOnNaN(),
+        _SqueezeLogs(),
+        StopOnNonFinite(),
+        TrainingBackup(backup_dir, every=config.train.backup_every),
     ]
-    recon_grid = None
-    if isinstance(model, VAE):
-        fixed = next(iter(dataset.unbatch().batch(16).take(1)))
-        recon_grid = ReconstructionGrid(fixed, samples_dir, out.sample_every, scale=2)
-        callbacks.append(recon_grid)
-        if config.model.kl_warmup_steps:
-            callbacks.append(KLWarmup(config.model.kl_warmup_steps))
-    if out.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
+    if is_chief:
+        callbacks += [
+            SampleGrid(samples_dir, out.num_samples, out.sample_every, scale=2),
+            keras.callbacks.CSVLogger(str(metrics_csv), append=initial_epoch > 0),
+            keras.callbacks.ModelCheckpoint(str(work_dir / "model.keras")),
+        ]
+        if isinstance(model, VAE):
+            fixed = next(iter(dataset.unbatch().batch(16).take(1)))
+            callbacks.append(
+                ReconstructionGrid(fixed, samples_dir, out.sample_every, scale=2)
+            )
+        if out.tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
+    if isinstance(model, VAE) and config.model.kl_warmup_steps:
+        callbacks.append(KLWarmup(config.model.kl_warmup_steps))
 
     history = model.fit(
         dataset,
         epochs=config.train.epochs,
-        steps_per_epoch=config.train.steps_per_epoch,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
-        verbose=out.verbose,
-        shuffle=False,  # the dataset shuffles itself
+        verbose=out.verbose if is_chief else 0,
     )
+
     model_path = work_dir / "model.keras"
-    model.save(model_path)
-    metrics = read_metrics_csv(metrics_csv) if metrics_csv.exists() else history.history
-    metrics_plot = plot_metrics(metrics, work_dir / "metrics.png", title=config.name)
+    metrics_plot = work_dir / "metrics.png"
     export_path = None
-    if out.export_dir:
-        export_path = export_generator(model, out.export_dir, config.name)
-    samples = sorted(samples_dir.glob("*.png"))
-    steps = int(
-        (
-            model.g_optimizer if isinstance(model, GAN) else model.optimizer
-        ).iterations.numpy()
-    )
+    metrics = history.history
+    if is_chief:
+        model.save(model_path)
+        if metrics_csv.exists():
+            metrics = read_metrics_csv(metrics_csv)
+        plot_metrics(metrics, metrics_plot, title=config.name)
+        if out.export_dir:
+            export_path = export_generator(model, out.export_dir, config.name)
+    optimizer = model.g_optimizer if isinstance(model, GAN) else model.optimizer
     result = TrainResult(
         work_dir=work_dir,
         model_path=model_path,
         export_path=export_path,
-        samples=samples,
+        samples=sorted(samples_dir.glob("*.png")),
         metrics_csv=metrics_csv,
         metrics_plot=metrics_plot,
         history=metrics,
         seconds=time.perf_counter() - start,
-        images_seen=steps * batch_size,
+        images_seen=int(optimizer.iterations.numpy()) * batch_size,
+        model=model,
     )
-    print_summary(result)
+    if is_chief:
+        print_summary(result)
     return result
 
 

@@ -112,4 +112,12 @@ class GenerativeModel(SeedStateMixin, keras.Model):
         return list(self._trackers.values())
 
     def _logs(self):
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+        if isinstance(
+            tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy
+        ):
+            # Keras 3.15 fails to reduce scalar logs across workers
+            # ("Invalid reduction dimension 0", tensorflow#72388); shape (1,)
+            # works, and the trainer squeezes them back for the callbacks.
+            logs = {name: tf.reshape(value, (1,)) for name, value in logs.items()}
+        return logs

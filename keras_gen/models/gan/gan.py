@@ -177,6 +177,9 @@ class GAN(GenerativeModel):
                     real, ops.stop_gradient(fake), training=True
                 )
                 d_loss = average_over_global_batch(d_per_example)
+                # Identity unless the optimizer is a LossScaleOptimizer
+                # (mixed_float16), whose `apply` unscales the gradients.
+                d_loss = self.d_optimizer.scale_loss(d_loss)
             d_vars = self.discriminator.trainable_variables
             d_grads = d_tape.gradient(d_loss, d_vars)
             self.d_optimizer.apply(d_grads, d_vars)
@@ -185,7 +188,9 @@ class GAN(GenerativeModel):
             # reusing the generated batch of phase 1.
             fake_logits = self.discriminator(fake, training=True)
             g_per_example = self.gan_loss.generator(fake_logits)
-            g_loss = average_over_global_batch(g_per_example)
+            g_loss = self.g_optimizer.scale_loss(
+                average_over_global_batch(g_per_example)
+            )
         g_vars = self.generator.trainable_variables
         g_grads = g_tape.gradient(g_loss, g_vars)
         self.g_optimizer.apply(g_grads, g_vars)

@@ -144,6 +144,18 @@ class VAE(GenerativeModel):
         }
         self.built = True
 
+    def compile(self, optimizer="adam", **kwargs):
+        """Configure training; `optimizer` defaults to Adam(1e-3)."""
+        super().compile(optimizer=optimizer, **kwargs)
+        # Built now, inside the caller's strategy scope, so that restoring a
+        # backup finds the optimizer's variables (a lazily built optimizer is
+        # skipped by `load_weights`).
+        self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        # Keras skips compiling models whose compile() is overridden.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
     # --------------------------------------------------------------- inference
     def encode(self, images, training=False):
         """Images in [0, 1] -> (z_mean, z_log_var)."""
@@ -187,7 +199,7 @@ class VAE(GenerativeModel):
         images = images_from_data(data)
         with tf.GradientTape() as tape:
             per_example, logs = self._compute_losses(images, training=True)
-            loss = average_over_global_batch(per_example)
+            loss = self.optimizer.scale_loss(average_over_global_batch(per_example))
         variables = self.encoder.trainable_variables + self.decoder.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply(grads, variables)

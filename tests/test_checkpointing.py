@@ -1,0 +1,104 @@
+import json
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gen.models  # noqa: F401
+from keras_gen.checkpointing import (
+    NonFiniteLossError,
+    StopOnNonFinite,
+    TrainingBackup,
+    list_backups,
+    restore_latest,
+)
+from keras_gen.models import VAE
+from keras_gen.models.vae.networks import build_vae_decoder, build_vae_encoder
+
+
+def tiny_vae():
+    keras.utils.set_random_seed(0)
+    vae = VAE(build_vae_encoder(32, 4, 4), build_vae_decoder(32, 4, 4), seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return vae
+
+
+def data(n=16):
+    return np.random.default_rng(0).uniform(0, 1, (n, 32, 32, 3)).astype("float32")
+
+
+def test_backups_rotate_and_restore_the_newest(tmp_path):
+    vae = tiny_vae()
+    vae.fit(
+        data(),
+        batch_size=8,
+        epochs=3,
+        verbose=0,
+        callbacks=[TrainingBackup(tmp_path, delete_on_success=False)],
+    )
+    assert [epoch for epoch, _ in list_backups(tmp_path)] == [3, 2]  # keep=2
+    fresh = tiny_vae()
+    record = restore_latest(fresh, tmp_path)
+    assert record["epoch"] == 3 and record["step"] == 6
+    for a, b in zip(vae.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(fresh.optimizer.iterations) == 6
+
+
+def test_corrupt_newest_backup_falls_back_to_previous(tmp_path):
+    vae = tiny_vae()
+    vae.fit(
+        data(),
+        batch_size=8,
+        epochs=2,
+        verbose=0,
+        callbacks=[TrainingBackup(tmp_path, delete_on_success=False)],
+    )
+    newest = tmp_path / "ckpt-000002.weights.h5"
+    # A kill in the middle of writing: half a file.
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    fresh = tiny_vae()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = restore_latest(fresh, tmp_path)
+    assert record["epoch"] == 1
+    assert any("ckpt-000002" in str(w.message) for w in caught)
+    assert (tmp_path / "ckpt-000002.json.corrupt").exists()
+    assert int(fresh.optimizer.iterations) == 2
+
+
+def test_weights_without_record_are_ignored(tmp_path):
+    # A kill after the weights but before the JSON record: not a backup.
+    (tmp_path / "ckpt-000009.weights.h5").write_bytes(b"partial")
+    assert restore_latest(tiny_vae(), tmp_path) is None
+    (tmp_path / "ckpt-000004.json").write_text(json.dumps({"epoch": 4}))
+    with pytest.warns(RuntimeWarning, match="could not be loaded"):
+        assert restore_latest(tiny_vae(), tmp_path) is None
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    import tensorflow as tf
+
+    vae = tiny_vae()
+    x = data(48)
+    x[36] = np.nan  # batch 9 of 12 (batches of 4): step 10, in the 3rd epoch
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    ckpt = tmp_path / "model.keras"
+    callbacks = [
+        StopOnNonFinite(),
+        TrainingBackup(tmp_path / "backup"),
+        keras.callbacks.ModelCheckpoint(str(ckpt)),
+    ]
+    with pytest.raises(NonFiniteLossError) as info:
+        vae.fit(ds, epochs=3, steps_per_epoch=4, verbose=0, callbacks=callbacks)
+    err = info.value
+    assert err.metric in ("loss", "reconstruction_loss", "kl_loss")
+    assert (err.step, err.epoch) == (10, 2)
+    assert "step 10" in str(err) and err.metric in str(err)
+    # The epoch that diverged was not saved: backups and checkpoint are the
+    # finite state after epoch 2.
+    assert [e for e, _ in list_backups(tmp_path / "backup")] == [2, 1]
+    saved = keras.saving.load_model(ckpt)
+    assert int(saved.optimizer.iterations) == 8
+    assert all(np.isfinite(w).all() for w in saved.get_weights())
