@@ -71,6 +71,8 @@ class DataConfig:
 
     `source: rooms` renders `num_images` procedural rooms (no download);
     `source: folder` reads every image under `path` (recursively).
+    `shuffle: false` feeds the images in a fixed order without flips (for
+    debugging and exact comparisons between runs).
     """
 
     source: Literal["rooms", "folder"] = "rooms"
@@ -79,6 +81,7 @@ class DataConfig:
     seed: int = 0
     cache: bool | str = True
     render_cache_dir: str | None = "~/.cache/keras_gen/rooms"
+    shuffle: bool = True
     shuffle_buffer: int = 10_000
     flip: bool = True
     check: Literal["header", "full", "none"] = "header"

@@ -242,6 +242,7 @@ def build_dataset(
 
     d = config.data
     size = config.model.image_size
+    training = training and d.shuffle
     if d.source == "rooms":
         from keras_gen.data.rooms import render_rooms
 
@@ -290,6 +291,45 @@ def build_dataset(
         len(info.files) if d.num_images is None else min(d.num_images, len(info.files))
     )
     return ds, num
+
+
+def first_images(config: Config, value_range, num: int):
+    """The first `num` images of the data, unshuffled and unaugmented."""
+    data = dataclasses.replace(config.data, cache=False)
+    ds, _ = build_dataset(
+        dataclasses.replace(config, data=data), value_range, num, training=False
+    )
+    return next(iter(ds.take(1)))
+
+
+def distribute_global_batches(
+    strategy: tf.distribute.Strategy, make_dataset, batch_size: int
+):
+    """Split every global batch of `make_dataset()` over all workers' replicas.
+
+    Each worker builds the same deterministic stream of global batches and
+    keeps the rows of its own replicas, in replica order. The replicas thus
+    see exactly the examples that one process with the same global batch
+    sees, which tf.data's automatic sharding does not guarantee.
+    """
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        per_replica = context.get_per_replica_batch_size(batch_size)
+        local_replicas = strategy.num_replicas_in_sync // context.num_input_pipelines
+        start = context.input_pipeline_id * local_replicas * per_replica
+
+        def split(images):
+            mine = images[start : start + local_replicas * per_replica]
+            shape = tf.concat([[local_replicas, per_replica], tf.shape(images)[1:]], 0)
+            return tf.data.Dataset.from_tensor_slices(tf.reshape(mine, shape))
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.OFF
+        )
+        return make_dataset().flat_map(split).with_options(options)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
 
 
 def resolve_work_dir(config: Config, work_dir: str | Path | None = None) -> Path:
@@ -384,18 +424,26 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
     if is_chief and metrics_csv.exists():
         _truncate_metrics(metrics_csv, initial_epoch)
 
-    dataset, num_images = build_dataset(
-        config, model.value_range, batch_size, repeat=True
-    )
-    steps_per_epoch = config.train.steps_per_epoch or num_images // batch_size
-    if steps_per_epoch < 1:
-        raise ConfigError(
-            f"data has {num_images} images, fewer than one batch of {batch_size}; "
-            "lower train.batch_size or add data."
+    def training_stream() -> tuple[tf.data.Dataset, int]:
+        # The shuffle and flips of a seeded stream are reproducible for the
+        # first iterator of a freshly built dataset object, so every consumer
+        # builds its own.
+        ds, count = build_dataset(config, model.value_range, batch_size, repeat=True)
+        steps = config.train.steps_per_epoch or count // batch_size
+        if steps < 1:
+            raise ConfigError(
+                f"data has {count} images, fewer than one batch of {batch_size}; "
+                "lower train.batch_size or add data."
+            )
+        # Skipping the batches of finished epochs gives a resumed run the
+        # batches it would have seen.
+        return ds.skip(initial_epoch * steps), steps
+
+    fit_data, steps_per_epoch = training_stream()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        fit_data = distribute_global_batches(
+            strategy, lambda: training_stream()[0], batch_size
         )
-    # The data stream is deterministic for a seed, so skipping the batches of
-    # the finished epochs gives a resumed run the batches it would have seen.
-    dataset = dataset.skip(initial_epoch * steps_per_epoch)
 
     out = config.output
     samples_dir = work_dir / "samples"
@@ -411,7 +459,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
             keras.callbacks.ModelCheckpoint(str(work_dir / "model.keras")),
         ]
         if isinstance(model, VAE):
-            fixed = next(iter(dataset.unbatch().batch(16).take(1)))
+            fixed = first_images(config, model.value_range, 16)
             callbacks.append(
                 ReconstructionGrid(fixed, samples_dir, out.sample_every, scale=2)
             )
@@ -421,7 +469,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         callbacks.append(KLWarmup(config.model.kl_warmup_steps))
 
     history = model.fit(
-        dataset,
+        fit_data,
         epochs=config.train.epochs,
         initial_epoch=initial_epoch,
         steps_per_epoch=steps_per_epoch,

@@ -70,7 +70,10 @@ def test_export_reloads_and_generates_uint8(trained):
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(tmp / "saved_models" / f"smoke_{kind}" / "1"))
-    assert set(loaded.signatures) == {"serving_default", "generate"}
+    signatures = {"serving_default", "generate", "generate_png"}
+    if kind == "vae":
+        signatures |= {"decode", "encode", "reconstruct", "anomaly_score"}
+    assert set(loaded.signatures) == signatures
     latent_dim = 16 if kind == "gan" else 8
     z = tf.random.normal((3, latent_dim))
     images = loaded.signatures["serving_default"](z=z)["images"]
@@ -152,3 +155,18 @@ def test_python_module_entry_point(tmp_path):
     # `python -m training.train` is the same command as `keras-gen train`.
     proc = run([sys.executable, "-m", "training.train", "--help"], cwd=ROOT, check=True)
     assert "--set" in proc.stdout
+
+
+def test_divergence_stops_with_a_clear_message(tmp_path):
+    proc = run(
+        [str(KERAS_GEN), "train", str(ROOT / "training/configs/smoke_vae.yaml"),
+         "--set", "train.optimizer.name=sgd", "--set", "train.optimizer.learning_rate=1e6",
+         "--set", "output.verbose=0", "--work-dir", str(tmp_path / "run")],
+        cwd=tmp_path, check=False,
+    )
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    message = proc.stderr.strip().splitlines()[-1]
+    assert "training diverged" in message and "step" in message
+    assert any(name in message for name in ("'loss'", "'kl_loss'", "'reconstruction_loss'"))
+    # Nothing diverged was exported or saved as the final model.
+    assert not (tmp_path / "saved_models").exists()

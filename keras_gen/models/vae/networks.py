@@ -46,8 +46,12 @@ def build_vae_encoder(
     x = images
     filters = width
     for i in range(stages):
-        x = keras.layers.Conv2D(filters, 4, 2, "same", name=f"down{i}")(x)
-        x = keras.layers.LeakyReLU(0.2)(x)
+        # ReLU, not LeakyReLU: TF 2.21's grappler fails to fuse
+        # Conv2D+BiasAdd+LeakyRelu with its gradient ("remapper failed") and
+        # then skips all fusions of the step; ReLU fuses and ran ~13% faster.
+        x = keras.layers.Conv2D(
+            filters, 4, 2, "same", activation="relu", name=f"down{i}"
+        )(x)
         filters = min(filters * 2, width * 8)
     x = keras.layers.Flatten()(x)
     z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
@@ -86,13 +90,13 @@ def build_vae_decoder(
     stages = _num_stages(image_size)
     filters = min(width * 2 ** (stages - 1), width * 8)
     z = keras.Input((latent_dim,), name="z")
-    x = keras.layers.Dense(4 * 4 * filters, name="project")(z)
-    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(z)
     x = keras.layers.Reshape((4, 4, filters))(x)
     for i in range(stages):
         filters = max(filters // 2, width) if i < stages - 1 else width
-        x = keras.layers.Conv2DTranspose(filters, 4, 2, "same", name=f"up{i}")(x)
-        x = keras.layers.LeakyReLU(0.2)(x)
+        x = keras.layers.Conv2DTranspose(
+            filters, 4, 2, "same", activation="relu", name=f"up{i}"
+        )(x)
     logits = keras.layers.Conv2D(
         channels, 3, 1, "same", dtype="float32", name="logits"
     )(x)

@@ -134,7 +134,8 @@ class VAE(GenerativeModel):
         self.gaussian_sigma = gaussian_sigma
         self.seed = seed
         self.latent_dim = int(decoder.inputs[0].shape[-1])
-        self.sampling = Sampling(seed=seed, name="sampling")
+        # float32 whatever the policy: the noise and the posterior stay exact.
+        self.sampling = Sampling(seed=seed, name="sampling", dtype="float32")
         self.kl_weight = self.add_weight(
             shape=(), initializer="ones", trainable=False, name="kl_weight"
         )
