@@ -2,6 +2,7 @@
 
     keras-gen train CONFIG.yaml [CONFIG.yaml ...] [--set key=value ...]
     keras-gen sample MODEL --num N --out FILE.png|FILE.npz [--seed S]
+    keras-gen export RUN_DIR|MODEL.keras --name NAME [--version V]
 
 MODEL is a `.keras` file, a SavedModel version folder, or a model folder of
 `saved_models/` (its highest version is used).
@@ -96,6 +97,75 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import tensorflow as tf
+
+    from keras_gen.export import MODELS_CONFIG, export_from_path, list_models
+
+    path = export_from_path(
+        args.model,
+        args.export_dir,
+        args.name,
+        version=args.version,
+        overwrite=args.overwrite,
+        anomaly_threshold=args.anomaly_threshold,
+        base_path=args.base_path,
+    )
+    signatures = sorted(tf.saved_model.load(str(path)).signatures)
+    models = list_models(args.export_dir)
+    print(f"[keras-gen] SavedModel:    {path}")
+    print(f"[keras-gen] signatures:    {', '.join(signatures)}")
+    print(
+        f"[keras-gen] models.config: {Path(args.export_dir) / MODELS_CONFIG} "
+        f"({len(models)} model{'s' * (len(models) != 1)}: {', '.join(models)})"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from keras_gen.evaluation.evaluate import evaluate_model, format_table, write_json
+    from keras_gen.evaluation.features import get_feature_extractor
+
+    if args.num < 2:
+        raise ValueError(f"--num must be >= 2, got {args.num}")
+    if args.model is None and not args.real_vs_real:
+        raise ValueError("give MODEL, or --real-vs-real with --image-size")
+    low, high = (float(v) for v in args.feature_input_range.split(","))
+    # Built first: a missing weights file should fail before any image work.
+    features = get_feature_extractor(
+        args.features,
+        inception_weights=args.inception_weights,
+        layer=args.feature_layer,
+        input_range=(low, high),
+    )
+    result = evaluate_model(
+        args.model,
+        args.data,
+        num=args.num,
+        metrics=args.metrics,
+        real_vs_real=args.real_vs_real,
+        image_size=args.image_size,
+        latent_seed=args.seed,
+        features=features,
+        batch_size=args.batch_size,
+        kid_subsets=args.kid_subsets,
+        kid_subset_size=args.kid_subset_size,
+        progress=sys.stderr.isatty(),
+        blas_threads=args.blas_threads or None,
+    )
+    result["args"] = {k: v for k, v in vars(args).items() if k != "func"}
+    if args.out:
+        out = Path(args.out)
+    elif args.model:
+        out = Path(args.model).with_name(Path(args.model).stem + "_eval.json")
+    else:
+        out = Path("real_vs_real_eval.json")
+    write_json(result, out)
+    print(format_table(result))
+    print(f"[keras-gen] wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-gen", description="Train and use VAEs and GANs on room images."
@@ -122,16 +192,112 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="first seed; image i uses seed+i"
     )
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser(
+        "export", help="export a trained model as a SavedModel for TF Serving"
+    )
+    p.add_argument("model", help="run folder (its model.keras) or a .keras file")
+    p.add_argument("--name", required=True, help="model name in the repository")
+    p.add_argument(
+        "--version", type=int, help="integer version (default: the next free one)"
+    )
+    p.add_argument(
+        "--export-dir",
+        default="saved_models",
+        help="model repository (default: saved_models)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing version"
+    )
+    p.add_argument(
+        "--anomaly-threshold",
+        type=float,
+        help="VAE: adds is_anomaly = score > THRESHOLD to anomaly_score",
+    )
+    p.add_argument(
+        "--base-path",
+        help="the repository's path as the server sees it, written into "
+        "models.config (e.g. /models in Docker; default: its absolute path)",
+    )
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="FID, KID, SWD, precision/recall (and VAE metrics) vs real images",
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        help=".keras file (omit with --real-vs-real --image-size for the floor only)",
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        help="real images: rooms, rooms:N, rooms:N:SEED (default seed 1000, not "
+        "the training rooms) or a folder",
+    )
+    p.add_argument(
+        "--metrics",
+        help="comma-separated: fid,kid,swd,pr,vae (default: fid,kid,swd,pr, "
+        "plus vae for a VAE)",
+    )
+    p.add_argument(
+        "--num", type=int, default=10_000, help="images per set (default 10000)"
+    )
+    p.add_argument(
+        "--real-vs-real",
+        action="store_true",
+        help="also compare two disjoint halves of the real data (the floor)",
+    )
+    p.add_argument(
+        "--features",
+        default="random-conv",
+        help="random-conv (default, no weights; not comparable with published "
+        "FIDs), inception, or a .keras feature model",
+    )
+    p.add_argument(
+        "--inception-weights",
+        help="path of inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 "
+        "(or set KERAS_GEN_INCEPTION_WEIGHTS)",
+    )
+    p.add_argument("--feature-layer", help="layer of a .keras feature model")
+    p.add_argument(
+        "--feature-input-range",
+        default="0,1",
+        help="LOW,HIGH pixel range a .keras feature model expects (default 0,1)",
+    )
+    p.add_argument("--image-size", type=int, help="image side when there is no MODEL")
+    p.add_argument("--batch-size", type=int, default=100, help="images per batch")
+    p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets")
+    p.add_argument(
+        "--kid-subset-size", type=int, default=1000, help="images per KID subset"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="first latent seed of generated images"
+    )
+    p.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="OpenBLAS threads for numpy/scipy (default 1: spinning threads are "
+        "slow on a shared CPU; 0 leaves the default)",
+    )
+    p.add_argument("--out", help="JSON file (default: <model stem>_eval.json)")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     args = build_parser().parse_args(argv)
+    from keras_gen.checkpointing import NonFiniteLossError
     from keras_gen.config import ConfigError
 
     try:
         return args.func(args)
+    except NonFiniteLossError as err:
+        print(f"keras-gen {args.command}: training diverged: {err}", file=sys.stderr)
+        return 3
     except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"keras-gen {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -1,32 +1,105 @@
-"""SavedModel export for TensorFlow Serving.
+"""SavedModel export for TensorFlow Serving: signatures and model repository.
 
-Layout: `<export_dir>/<name>/<version>/saved_model.pb` + `variables/`, the
-model-repository layout that `tensorflow_model_server --model_base_path`
-reads (it serves the highest integer version).
+Layout written under the export folder (`saved_models/` by default), the
+model-repository layout that `tensorflow_model_server` reads::
 
-Signatures (the public contract; inputs and outputs are named):
+    saved_models/
+      models.config          TF Serving model-config file listing every model
+      <name>/<version>/      saved_model.pb, variables/, fingerprint.pb
+
+A version is written to a hidden temporary folder and renamed into place, so
+a server polling the folder never loads a half-written model.
+
+Signatures (the public contract; every input and output is named, every
+output has the batch as its first dimension):
+
+GAN (the EMA generator if the model has `ema_generator`, else `generator`):
+
 - `serving_default`: `z` float32 `[None, latent_dim]` -> `images` uint8
   `[None, H, W, 3]`.
-- `generate`: `seed` int64 `[None]` -> `images` uint8 `[None, H, W, 3]`, one
+- `generate`: `seed` int64 `[None]` -> `images` uint8 `[None, H, W, 3]`: one
   image per seed, the same image for the same seed on every call (stateless
-  random latents, identical to `GenerativeModel.generate(seed=...)`).
+  latents, identical to `GenerativeModel.generate(seed=...)`).
+- `generate_png`: `seed` int64 `[None]` -> `png_bytes` string `[None]`, PNG
+  files. The `_bytes` suffix is what makes TF Serving's REST API return them
+  base64-encoded as `{"b64": ...}` (TF Serving's json_tensor.cc; an output
+  named `png` would be written as raw bytes into a JSON string).
+- A conditional model (`model.num_classes` set, generator called on
+  `[z, label]`) adds `label` int64 `[None]` to these three (class ids,
+  checked to be in `[0, num_classes)`, one per row). Conditional VAEs are
+  not supported yet.
+
+VAE (decoder for the generating signatures, encoder for the others):
+
+- `serving_default` and `decode`: `z` -> `images`, as above.
+- `generate`, `generate_png`: as for the GAN.
+- `encode`: `images` uint8 `[None, None, None, None]` -> `z_mean`,
+  `z_log_var` float32 `[None, latent_dim]`.
+- `reconstruct`: `images` -> `images` uint8 `[None, H, W, 3]`, decoded from
+  the posterior mean.
+- `denoise`: same inputs and outputs as `reconstruct`; only exported when the
+  model says it was trained for it (`model.denoising` is true).
+- `anomaly_score`: `images` -> `score` float32 `[None]`, the negative ELBO in
+  nats per image (reconstruction negative log-likelihood of the model's
+  likelihood at the posterior mean, plus the KL to the prior, beta = 1), and
+  `is_anomaly` bool `[None]` (`score > threshold`) only when a threshold was
+  given at export.
+
+Image inputs are uint8 RGB of any size: the shorter side is resized to the
+model size (antialiased bilinear, up or down) and centre-cropped, as the
+training pipeline does (`keras_gen.data.pipeline.resize_and_center_crop`).
+
+Bad requests get an INVALID_ARGUMENT status with a readable message, from
+the graph itself (TF Serving does not check shapes against the signature):
+a wrong dtype fails at the signature's input, a wrong shape at an
+`EnsureShape` ("Shape of tensor z [1,17] is not compatible with expected
+shape [?,16]"), a channel count other than 3 at an assertion that says so.
+Every signature takes an empty batch. `serving_default` has no random ops
+and no control flow, so tf2onnx and the TFLite converter handle it.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
 
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
+from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
 
-SIGNATURES = ("serving_default", "generate")
+MODELS_CONFIG = "models.config"
+
+GAN_SIGNATURES = ("serving_default", "generate", "generate_png")
+VAE_SIGNATURES = (
+    "serving_default",
+    "decode",
+    "generate",
+    "generate_png",
+    "encode",
+    "reconstruct",
+    "anomaly_score",
+)
+# Kept for callers of the first version of this module.
+SIGNATURES = GAN_SIGNATURES
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
+# ----------------------------------------------------------------- repository
 def next_version(model_dir: str | Path) -> int:
-    """1 + the highest integer version folder under `model_dir` (1 if none)."""
+    """1 + the highest integer version folder under `model_dir` (1 if none).
+
+    Example:
+    >>> next_version("/nonexistent")
+    1
+    """
     model_dir = Path(model_dir)
     versions = [
         int(p.name)
@@ -36,23 +109,386 @@ def next_version(model_dir: str | Path) -> int:
     return max(versions, default=0) + 1
 
 
-def _to_uint8(images, value_range):
+def list_models(export_dir: str | Path) -> list[str]:
+    """Names of the models under `export_dir` that have a servable version.
+
+    A model counts when one of its integer version folders holds a
+    `saved_model.pb` (TF Serving would fail to load a name without one).
+
+    Args:
+        export_dir: the model repository (e.g. `saved_models`).
+
+    Returns:
+        Sorted model names.
+    """
+    export_dir = Path(export_dir)
+    if not export_dir.is_dir():
+        return []
+    return sorted(
+        d.name
+        for d in export_dir.iterdir()
+        if d.is_dir()
+        and _NAME_RE.fullmatch(d.name)
+        and any(
+            v.name.isdigit() and (v / "saved_model.pb").is_file() for v in d.iterdir()
+        )
+    )
+
+
+def models_config_text(export_dir: str | Path, base_path: str | None = None) -> str:
+    """TF Serving `ModelServerConfig` text listing every model in `export_dir`.
+
+    Args:
+        export_dir: the model repository.
+        base_path: the folder the *server* sees the repository as, e.g.
+            `/models` inside the `tensorflow/serving` Docker image. Default:
+            the absolute path of `export_dir` on this machine.
+
+    Returns:
+        The text-format protobuf that `--model_config_file` reads.
+
+    Example:
+    >>> print(models_config_text("/nonexistent"), end="")
+    # Written by keras-gen: every model in this folder (re-written on export).
+    model_config_list {
+    }
+    """
+    root = base_path if base_path is not None else str(Path(export_dir).resolve())
+    root = root.rstrip("/")
+    lines = [
+        "# Written by keras-gen: every model in this folder (re-written on export).",
+        "model_config_list {",
+    ]
+    for name in list_models(export_dir):
+        # No version policy: TF Serving's default serves the highest version.
+        lines += [
+            "  config {",
+            f'    name: "{name}"',
+            f'    base_path: "{root}/{name}"',
+            '    model_platform: "tensorflow"',
+            "  }",
+        ]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def write_models_config(export_dir: str | Path, base_path: str | None = None) -> Path:
+    """(Re)write `<export_dir>/models.config` listing every model there.
+
+    The file is replaced atomically, since a server started with
+    `--model_config_file_poll_wait_seconds` may read it at any moment.
+
+    Args:
+        export_dir: the model repository.
+        base_path: see `models_config_text`.
+
+    Returns:
+        The path of the config file.
+    """
+    export_dir = Path(export_dir)
+    export_dir.mkdir(parents=True, exist_ok=True)
+    path = export_dir / MODELS_CONFIG
+    fd, tmp = tempfile.mkstemp(prefix=".models.config.", dir=export_dir)
+    with os.fdopen(fd, "w") as f:
+        f.write(models_config_text(export_dir, base_path))
+    os.replace(tmp, path)
+    return path
+
+
+# ------------------------------------------------------------ graph building
+def _to_uint8(images: tf.Tensor, value_range: tuple[float, float]) -> tf.Tensor:
     low, high = value_range
     images = (tf.cast(images, tf.float32) - low) * (255.0 / (high - low))
     return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
 
 
+def _resize_and_center_crop(images: tf.Tensor, size: int) -> tf.Tensor:
+    """Batched twin of `keras_gen.data.pipeline.resize_and_center_crop`.
+
+    Float `[N, h, w, C]` in [0, 255] -> `[N, size, size, C]`: shorter side to
+    `size` (antialiased bilinear), centre crop. Same arithmetic as the
+    training pipeline, so served images are prepared like training images.
+    """
+    shape = tf.shape(images)
+    height = tf.cast(shape[1], tf.float64)
+    width = tf.cast(shape[2], tf.float64)
+    scale = size / tf.minimum(height, width)
+    new_height = tf.maximum(tf.cast(tf.round(height * scale), tf.int32), size)
+    new_width = tf.maximum(tf.cast(tf.round(width * scale), tf.int32), size)
+    resized = tf.image.resize(
+        images, tf.stack([new_height, new_width]), method="bilinear", antialias=True
+    )
+    top = (new_height - size) // 2
+    left = (new_width - size) // 2
+    cropped = resized[:, top : top + size, left : left + size, :]
+    return tf.clip_by_value(cropped, 0.0, 255.0)
+
+
+def _prepare_images(
+    images: tf.Tensor, size: int, value_range: tuple[float, float]
+) -> tf.Tensor:
+    """uint8 `[N, h, w, 3]` of any size -> float `[N, size, size, 3]` in range.
+
+    The checks run inside the graph, so a bad request to a model server gets
+    an INVALID_ARGUMENT status with this text instead of a shape error from
+    deep inside the network (or worse, a silently wrong answer).
+    """
+    # EnsureShape runs on the actual tensor: TF Serving, unlike a Python
+    # call, does not check requests against the signature's shapes.
+    images = tf.ensure_shape(images, (None, None, None, None))
+    shape = tf.shape(images)
+    checks = [
+        tf.debugging.assert_equal(
+            shape[3],
+            3,
+            message="images must be uint8 RGB [batch, height, width, 3]; "
+            "the channel count (last dimension) is not 3",
+        ),
+        tf.debugging.assert_positive(
+            shape[1:3], message="images must be at least 1x1 pixels"
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        x = tf.cast(images, tf.float32)
+    same_size = tf.logical_and(tf.equal(shape[1], size), tf.equal(shape[2], size))
+    # Images already at the model size skip the resize, so they reach the
+    # network bit-identical to what `model.encode(images / 255)` sees.
+    x = tf.cond(same_size, lambda: x, lambda: _resize_and_center_crop(x, size))
+    x = tf.ensure_shape(x, (None, size, size, 3))
+    low, high = value_range
+    return x * ((high - low) / 255.0) + low
+
+
+def _check_labels(label: tf.Tensor, batch: tf.Tensor, num_classes: int) -> tf.Tensor:
+    checks = [
+        tf.debugging.assert_equal(
+            tf.shape(label)[0],
+            batch,
+            message="label must hold one class id per z row / seed",
+        ),
+        tf.debugging.assert_non_negative(label, message="label must be >= 0"),
+        tf.debugging.assert_less(
+            label,
+            tf.constant(num_classes, tf.int64),
+            message=f"label must be < num_classes ({num_classes})",
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(label)
+
+
+def _on_any_batch(fn: Callable[..., Any], *inputs: tf.Tensor) -> Any:
+    """`fn(*inputs)` for any batch size, including 0.
+
+    TF's CPU Conv2D kernels reject a batch of zero images ("input depth must
+    be evenly divisible by filter depth"), so an empty batch gets one dummy
+    row (zero rows otherwise: other batches run unchanged) and the outputs
+    are cut back to the real batch. Padding instead of `tf.cond` keeps the
+    graph convertible by tf2onnx, which fails on networks inside a cond.
+    """
+    n = tf.shape(inputs[0])[0]
+    pad = tf.cast(tf.equal(n, 0), tf.int32)
+    padded = [
+        tf.concat([x, tf.zeros(tf.concat([[pad], tf.shape(x)[1:]], 0), x.dtype)], 0)
+        for x in inputs
+    ]
+    return tf.nest.map_structure(lambda t: t[:n], fn(*padded))
+
+
+def _encode_png(images: tf.Tensor) -> tf.Tensor:
+    return tf.map_fn(
+        tf.io.encode_png, images, fn_output_signature=tf.TensorSpec((), tf.string)
+    )
+
+
+def _is_vae(model: Any) -> bool:
+    return hasattr(model, "encoder") and hasattr(model, "decoder")
+
+
+def _input_image_size(encoder: keras.Model) -> int:
+    height, width = encoder.inputs[0].shape[1:3]
+    if height is None or height != width:
+        raise ValueError(f"square images expected, the encoder takes {height}x{width}")
+    return int(height)
+
+
+def signature_names(
+    model: GenerativeModel, anomaly_threshold: float | None = None
+) -> tuple[str, ...]:
+    """The signatures `export_generator` writes for `model`.
+
+    Args:
+        model: a `GAN` or `VAE`.
+        anomaly_threshold: only documents the call; the set of signatures does
+            not depend on it (it adds the `is_anomaly` output).
+
+    Returns:
+        Signature names, `serving_default` first.
+    """
+    del anomaly_threshold
+    if not _is_vae(model):
+        return GAN_SIGNATURES
+    names = list(VAE_SIGNATURES)
+    if getattr(model, "denoising", False):
+        names.insert(names.index("anomaly_score"), "denoise")
+    return tuple(names)
+
+
+def build_export_archive(
+    model: GenerativeModel, anomaly_threshold: float | None = None
+) -> keras.export.ExportArchive:
+    """A `keras.export.ExportArchive` with every signature of `model`.
+
+    Only the variables the signatures use are saved, once each: the (EMA)
+    generator of a GAN, never its discriminator; the encoder and decoder of
+    a VAE.
+
+    Args:
+        model: a trained `GAN` or `VAE`.
+        anomaly_threshold: VAE only: stored in the graph; `anomaly_score`
+            then also returns `is_anomaly = score > anomaly_threshold`.
+
+    Returns:
+        The archive, ready for `write_out`.
+
+    Example:
+    >>> from keras_gen.models.gan.dcgan import (
+    ...     build_dcgan_generator, build_dcgan_discriminator)
+    >>> from keras_gen.models import GAN
+    >>> gan = GAN(build_dcgan_generator(32, latent_dim=16, width=8),
+    ...           build_dcgan_discriminator(32, width=8))
+    >>> archive = build_export_archive(gan)
+    """
+    latent_dim = int(model.latent_dim)
+    value_range = tuple(float(v) for v in model.value_range)
+    is_vae = _is_vae(model)
+    if is_vae:
+        network = model.decoder
+    else:
+        # EMA weights give better samples; fall back to the raw generator.
+        network = getattr(model, "ema_generator", None)
+        if network is None:
+            network = model.generator
+    num_classes = getattr(model, "num_classes", None)
+    conditional = num_classes is not None
+    if conditional and is_vae:
+        raise NotImplementedError("conditional VAEs cannot be exported yet")
+
+    z_spec = tf.TensorSpec((None, latent_dim), tf.float32, name="z")
+    seed_spec = tf.TensorSpec((None,), tf.int64, name="seed")
+    label_spec = tf.TensorSpec((None,), tf.int64, name="label")
+    # Any height and width (resized in the graph), any channel count (checked
+    # in the graph with a clear message rather than rejected by the spec).
+    image_spec = tf.TensorSpec((None, None, None, None), tf.uint8, name="images")
+
+    def decode(z: tf.Tensor, label: tf.Tensor | None) -> tf.Tensor:
+        # A clear "Shape of tensor z [1,17] is not compatible with expected
+        # shape [?,16]" instead of a reshape error deep in the network.
+        z = tf.ensure_shape(z, (None, latent_dim))
+        if label is not None:
+            label = tf.ensure_shape(label, (None,))
+            label = _check_labels(label, tf.shape(z)[0], int(num_classes))
+
+        def run(z: tf.Tensor, *label: tf.Tensor) -> tf.Tensor:
+            out = network([z, *label] if label else z, training=False)
+            if is_vae:
+                out = tf.sigmoid(out)
+            return _to_uint8(out, value_range)
+
+        return _on_any_batch(run, z) if label is None else _on_any_batch(run, z, label)
+
+    def from_z(z, label=None):
+        return {"images": decode(z, label)}
+
+    def from_seed(seed, label=None):
+        seed = tf.ensure_shape(seed, (None,))
+        return {"images": decode(latents_from_seeds(seed, latent_dim), label)}
+
+    def png_from_seed(seed, label=None):
+        return {"png_bytes": _encode_png(from_seed(seed, label)["images"])}
+
+    # No `archive.track(network)`: the endpoints capture the variables they
+    # use, and tracking the Keras wrappers as well stores every weight twice
+    # (2x files and 2x server RAM, keras-team/keras#23553, Keras 3.15).
+    archive = keras.export.ExportArchive()
+
+    def add(name: str, fn: Callable, specs: list[tf.TensorSpec]) -> None:
+        # tf.function needs one positional parameter per spec, hence the
+        # explicit two-argument wrapper for conditional models.
+        if conditional:
+            specs = [*specs, label_spec]
+            archive.add_endpoint(name, lambda x, label: fn(x, label), specs)
+        else:
+            archive.add_endpoint(name, lambda x: fn(x), specs)
+
+    add("serving_default", from_z, [z_spec])
+    if is_vae:
+        add("decode", from_z, [z_spec])
+    add("generate", from_seed, [seed_spec])
+    add("generate_png", png_from_seed, [seed_spec])
+    if not is_vae:
+        return archive
+
+    encoder = model.encoder
+    size = _input_image_size(encoder)
+    likelihood = getattr(model, "likelihood", "bernoulli")
+    sigma = float(getattr(model, "gaussian_sigma", 0.1))
+
+    def posterior(images):
+        x = _prepare_images(images, size, value_range)
+
+        def run(x):
+            z_mean, z_log_var = encoder(x, training=False)
+            return tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
+
+        return _on_any_batch(run, x)
+
+    def encode(images):
+        z_mean, z_log_var = posterior(images)
+        return {"z_mean": z_mean, "z_log_var": z_log_var}
+
+    def reconstruct(images):
+        z_mean, _ = posterior(images)
+        return {"images": decode(z_mean, None)}
+
+    def anomaly_score(images):
+        def run(x):
+            z_mean, z_log_var = encoder(x, training=False)
+            z_mean = tf.cast(z_mean, tf.float32)
+            z_log_var = tf.cast(z_log_var, tf.float32)
+            logits = network(z_mean, training=False)
+            nll = reconstruction_nll(x, logits, likelihood, sigma)
+            return tf.cast(nll + kl_divergence(z_mean, z_log_var), tf.float32)
+
+        score = _on_any_batch(run, _prepare_images(images, size, value_range))
+        if anomaly_threshold is None:
+            return {"score": score}
+        return {"score": score, "is_anomaly": score > float(anomaly_threshold)}
+
+    archive.add_endpoint("encode", encode, input_signature=[image_spec])
+    archive.add_endpoint("reconstruct", reconstruct, input_signature=[image_spec])
+    if getattr(model, "denoising", False):
+        archive.add_endpoint("denoise", reconstruct, input_signature=[image_spec])
+    archive.add_endpoint("anomaly_score", anomaly_score, input_signature=[image_spec])
+    return archive
+
+
+# ------------------------------------------------------------------- export
 def export_generator(
     model: GenerativeModel,
     export_dir: str | Path,
     name: str,
     version: int | None = None,
     overwrite: bool = False,
+    anomaly_threshold: float | None = None,
+    write_config: bool = True,
+    base_path: str | None = None,
 ) -> Path:
-    """Export the image-generating half of `model` as a SavedModel.
+    """Export `model` as a SavedModel version for TF Serving.
 
-    For a GAN only the generator's variables are written (the discriminator is
-    not needed to serve); for a VAE only the decoder's.
+    For a GAN only the (EMA) generator's variables are written (the
+    discriminator is not needed to serve); for a VAE the encoder's and
+    decoder's. See the module docstring for the signatures.
 
     Args:
         model: a trained `GAN` or `VAE`.
@@ -60,12 +496,23 @@ def export_generator(
         name: model name, the folder under `export_dir`.
         version: integer version; default: the next free one.
         overwrite: replace an existing version folder instead of failing.
+        anomaly_threshold: VAE only; see `build_export_archive`.
+        write_config: (re)write `<export_dir>/models.config` afterwards.
+        base_path: the repository's path as the server sees it, for
+            `models.config` (default: the absolute local path).
 
     Returns:
         The version folder that holds `saved_model.pb`.
+
+    Example:
+    >>> path = export_generator(gan, "saved_models", "demo_gan")  # doctest: +SKIP
+    >>> path
+    PosixPath('saved_models/demo_gan/1')
     """
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+    if not _NAME_RE.fullmatch(name):
         raise ValueError(f"model name must match [A-Za-z0-9_.-]+, got {name!r}")
+    if anomaly_threshold is not None and not _is_vae(model):
+        raise ValueError("anomaly_threshold applies to VAEs only")
     model_dir = Path(export_dir) / name
     version = next_version(model_dir) if version is None else int(version)
     if version < 1:
@@ -74,34 +521,108 @@ def export_generator(
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True or another version")
 
-    latent_dim = model.latent_dim
-    value_range = model.value_range
-    # Tracking the decoding network alone keeps other sub-models out.
-    network = model.generator if hasattr(model, "generator") else model.decoder
-    is_vae = not hasattr(model, "generator")
-
-    def decode(z):
-        out = network(z, training=False)
-        if is_vae:
-            out = tf.sigmoid(out)
-        return _to_uint8(out, value_range)
-
-    archive = keras.export.ExportArchive()
-    archive.track(network)
-    archive.add_endpoint(
-        "serving_default",
-        lambda z: {"images": decode(z)},
-        input_signature=[tf.TensorSpec((None, latent_dim), tf.float32, name="z")],
-    )
-    archive.add_endpoint(
-        "generate",
-        lambda seed: {"images": decode(latents_from_seeds(seed, latent_dim))},
-        input_signature=[tf.TensorSpec((None,), tf.int64, name="seed")],
-    )
-    if path.exists():
-        import shutil
-
-        shutil.rmtree(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    archive.write_out(str(path), verbose=False)
+    archive = build_export_archive(model, anomaly_threshold=anomaly_threshold)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    # A hidden, non-integer folder is invisible to TF Serving's version
+    # scan; the rename below publishes the finished version at once.
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
+    try:
+        archive.write_out(str(tmp), verbose=False)
+        # mkdtemp makes the folder private (0700); a server running as
+        # another user must be able to read it, as with a plain mkdir.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".old-{version}-", dir=model_dir))
+            os.replace(path, old / "v")
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if write_config:
+        write_models_config(export_dir, base_path)
     return path
+
+
+def load_for_export(source: str | Path) -> GenerativeModel:
+    """Load the model to export from a run folder or a `.keras` file.
+
+    Args:
+        source: `runs/<name>` (its `model.keras` is used) or a `.keras` file.
+
+    Returns:
+        The loaded `GAN` or `VAE`.
+    """
+    source = Path(source)
+    if source.is_dir():
+        source = source / "model.keras"
+    if source.suffix != ".keras" or not source.is_file():
+        raise FileNotFoundError(
+            f"{source}: expected a run folder with model.keras or a .keras file"
+        )
+    import keras_gen.models  # noqa: F401  (registers the classes for loading)
+
+    model = keras.saving.load_model(source)
+    if not isinstance(model, GenerativeModel):
+        raise ValueError(f"{source} holds a {type(model).__name__}, not a GAN or VAE")
+    return model
+
+
+def export_from_path(
+    source: str | Path,
+    export_dir: str | Path,
+    name: str,
+    version: int | None = None,
+    overwrite: bool = False,
+    anomaly_threshold: float | None = None,
+    base_path: str | None = None,
+) -> Path:
+    """`keras-gen export`: load a run folder or `.keras` file and export it.
+
+    Args:
+        source: see `load_for_export`.
+        export_dir, name, version, overwrite, anomaly_threshold, base_path:
+            see `export_generator`.
+
+    Returns:
+        The version folder written.
+
+    Example:
+    >>> export_from_path("runs/demo_gan", "saved_models", "demo_gan")  # doctest: +SKIP
+    PosixPath('saved_models/demo_gan/2')
+    """
+    if version is None:
+        version = next_version(Path(export_dir) / name)
+    target = Path(export_dir) / name / str(version)
+    if target.exists() and not overwrite:
+        # Before loading the model: refusing should not take seconds.
+        raise FileExistsError(f"{target} exists; pass --overwrite or another version")
+    model = load_for_export(source)
+    return export_generator(
+        model,
+        export_dir,
+        name,
+        version=version,
+        overwrite=overwrite,
+        anomaly_threshold=anomaly_threshold,
+        base_path=base_path,
+    )
+
+
+__all__ = [
+    "GAN_SIGNATURES",
+    "MODELS_CONFIG",
+    "VAE_SIGNATURES",
+    "build_export_archive",
+    "export_from_path",
+    "export_generator",
+    "list_models",
+    "load_for_export",
+    "models_config_text",
+    "next_version",
+    "signature_names",
+    "write_models_config",
+]

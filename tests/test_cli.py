@@ -159,14 +159,27 @@ def test_python_module_entry_point(tmp_path):
 
 def test_divergence_stops_with_a_clear_message(tmp_path):
     proc = run(
-        [str(KERAS_GEN), "train", str(ROOT / "training/configs/smoke_vae.yaml"),
-         "--set", "train.optimizer.name=sgd", "--set", "train.optimizer.learning_rate=1e6",
-         "--set", "output.verbose=0", "--work-dir", str(tmp_path / "run")],
-        cwd=tmp_path, check=False,
+        [
+            str(KERAS_GEN),
+            "train",
+            str(ROOT / "training/configs/smoke_vae.yaml"),
+            "--set",
+            "train.optimizer.name=sgd",
+            "--set",
+            "train.optimizer.learning_rate=1e6",
+            "--set",
+            "output.verbose=0",
+            "--work-dir",
+            str(tmp_path / "run"),
+        ],
+        cwd=tmp_path,
+        check=False,
     )
     assert proc.returncode == 3, proc.stderr[-2000:]
     message = proc.stderr.strip().splitlines()[-1]
     assert "training diverged" in message and "step" in message
-    assert any(name in message for name in ("'loss'", "'kl_loss'", "'reconstruction_loss'"))
+    assert any(
+        name in message for name in ("'loss'", "'kl_loss'", "'reconstruction_loss'")
+    )
     # Nothing diverged was exported or saved as the final model.
     assert not (tmp_path / "saved_models").exists()

@@ -19,7 +19,11 @@ def run(kind, precision, steps=4):
     model = build_model(cfg)
     compile_model(model, cfg)
     low = -1.0 if kind == "gan" else 0.0
-    x = np.random.default_rng(0).uniform(low, 1, (8 * steps, 32, 32, 3)).astype("float32")
+    x = (
+        np.random.default_rng(0)
+        .uniform(low, 1, (8 * steps, 32, 32, 3))
+        .astype("float32")
+    )
     history = model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
     return model, {k: v[-1] for k, v in history.history.items()}
 

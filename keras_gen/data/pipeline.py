@@ -175,17 +175,25 @@ def resize_and_center_crop(
         raise ValueError(
             f"expected a [height, width, channels] image, got {image.shape}"
         )
-    shape = tf.shape(image)
-    height = tf.cast(shape[0], tf.float64)
-    width = tf.cast(shape[1], tf.float64)
-    scale = size / tf.minimum(height, width)
-    # The shorter side becomes exactly `size`; the longer one is rounded and
-    # never drops below `size` (float round-off could otherwise give size - 1).
-    new_height = tf.maximum(tf.cast(tf.round(height * scale), tf.int32), size)
-    new_width = tf.maximum(tf.cast(tf.round(width * scale), tf.int32), size)
-    resized = tf.image.resize(
-        image, tf.stack([new_height, new_width]), method=method, antialias=True
-    )
+    shape = tf.shape(image, out_type=tf.int64)
+    height, width = shape[0], shape[1]
+    short = tf.minimum(height, width)
+    # The shorter side becomes exactly `size`, the longer one is scaled by the
+    # same factor and rounded (integer arithmetic: no float round-off).
+    new_height = tf.maximum((height * size + short // 2) // short, size)
+    new_width = tf.maximum((width * size + short // 2) // short, size)
+
+    def resize() -> tf.Tensor:
+        return tf.image.resize(
+            image,
+            tf.cast(tf.stack([new_height, new_width]), tf.int32),
+            method=method,
+            antialias=True,
+        )
+
+    # Images already at the right scale (e.g. a folder of 64x64 files read at
+    # 64) skip the resize, which is most of the cost of this function.
+    resized = tf.cond(tf.equal(short, size), lambda: tf.cast(image, tf.float32), resize)
     top = (new_height - size) // 2
     left = (new_width - size) // 2
     cropped = resized[top : top + size, left : left + size, :]
@@ -246,7 +254,9 @@ def finalize_dataset(
             (rooms are left-right symmetric in distribution, not upside down).
         seed: Seed of the shuffle and of the flips. With a seed, the order and
             the flips of every epoch are reproducible (different epochs still
-            differ); ``None`` draws fresh randomness.
+            differ); ``None`` draws fresh randomness. Reproducible means: for
+            the first iterator made from this dataset object (or any object
+            derived from it); later iterators continue the random stream.
         repeat: Repeat forever (after shuffling, so every epoch is a permutation;
             batches then run across epoch boundaries).
         drop_remainder: Drop the last, incomplete batch so that every batch has
@@ -266,12 +276,12 @@ def finalize_dataset(
     """
     batch_size = _check_positive_int("batch_size", batch_size)
     low, high = check_value_range(value_range)
-    image_spec = ds.element_spec[0] if isinstance(ds.element_spec, tuple) else None
-    image_spec = image_spec or ds.element_spec
+    spec = ds.element_spec
+    image_spec = spec[0] if isinstance(spec, tuple) else spec
     if not isinstance(image_spec, tf.TensorSpec) or image_spec.dtype != tf.uint8:
         raise ValueError(
             f"finalize_dataset expects uint8 images (or tuples starting with one), "
-            f"got element_spec {ds.element_spec}"
+            f"got element_spec {spec}"
         )
 
     if cache is True:

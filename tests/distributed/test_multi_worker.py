@@ -56,13 +56,26 @@ def test_two_workers_match_each_other_and_one_process(tmp_path):
     procs = []
     for index in range(2):
         env = base_env()
-        env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        env["TF_CONFIG"] = json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        )
         work = tmp_path / f"worker{index}"
         procs.append(
             subprocess.Popen(
-                [sys.executable, str(SCRIPT), str(CONFIG), str(work), str(tmp_path / f"w{index}.npz"),
-                 "train.distribute=multi_worker", f"output.export_dir={work / 'saved_models'}", *COMMON],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                [
+                    sys.executable,
+                    str(SCRIPT),
+                    str(CONFIG),
+                    str(work),
+                    str(tmp_path / f"w{index}.npz"),
+                    "train.distribute=multi_worker",
+                    f"output.export_dir={work / 'saved_models'}",
+                    *COMMON,
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
         )
     outputs = [p.communicate(timeout=300) for p in procs]
@@ -70,13 +83,28 @@ def test_two_workers_match_each_other_and_one_process(tmp_path):
         assert proc.returncode == 0, err[-4000:]
         assert "DONE steps=6" in out
     single = subprocess.run(
-        [sys.executable, str(SCRIPT), str(CONFIG), str(tmp_path / "single"), str(tmp_path / "s.npz"),
-         "train.distribute=none", "output.export_dir=null", *COMMON],
-        env=base_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(CONFIG),
+            str(tmp_path / "single"),
+            str(tmp_path / "s.npz"),
+            "train.distribute=none",
+            "output.export_dir=null",
+            *COMMON,
+        ],
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert single.returncode == 0, single.stderr[-4000:]
 
-    w0, w1, ws = load(tmp_path / "w0.npz"), load(tmp_path / "w1.npz"), load(tmp_path / "s.npz")
+    w0, w1, ws = (
+        load(tmp_path / "w0.npz"),
+        load(tmp_path / "w1.npz"),
+        load(tmp_path / "s.npz"),
+    )
     # The workers hold the same mirrored weights, bit for bit.
     for a, b in zip(w0, w1):
         np.testing.assert_array_equal(a, b)

@@ -24,7 +24,10 @@ def main():
     weights = result.model.get_weights()
     np.savez(out, *weights)
     print(f"DONE steps={result.images_seen // config.train.batch_size}")
-    print("HISTORY", {k: [round(float(x), 6) for x in v] for k, v in result.history.items()})
+    print(
+        "HISTORY",
+        {k: [round(float(x), 6) for x in v] for k, v in result.history.items()},
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ def run_equivalence(*args):
 
 
 @pytest.mark.parametrize(
-    "args", [("gan", "ns"), ("gan", "wgan-gp"), ("vae",)], ids="-".join
+    "args",
+    [("gan", "ns"), ("gan", "hinge"), ("gan", "lsgan"), ("gan", "wgan-gp"), ("vae",)],
+    ids="-".join,
 )
 def test_two_replicas_match_one_device(args):
     result = run_equivalence(*args)

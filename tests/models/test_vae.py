@@ -68,7 +68,7 @@ def test_fit_lowers_the_loss_and_logs_terms():
     vae.compile(optimizer=keras.optimizers.Adam(3e-3))
     x = images(32)
     error_before = float(np.mean((np.asarray(vae.reconstruct(x)) - x) ** 2))
-    history = vae.fit(x, batch_size=8, epochs=10, verbose=0)
+    history = vae.fit(x, batch_size=8, epochs=20, verbose=0)
     assert set(history.history) == {"loss", "reconstruction_loss", "kl_loss"}
     losses = history.history["loss"]
     assert losses[-1] < losses[0]
