@@ -475,6 +475,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         verbose=out.verbose if is_chief else 0,
+        shuffle=False,  # the dataset shuffles itself
     )
 
     model_path = work_dir / "model.keras"

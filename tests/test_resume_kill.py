@@ -83,6 +83,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     resumed_from = int(resumed.stdout.split("at epoch ")[1].split()[0])
     # At most the epoch in progress at the kill is lost.
     assert killed_at <= resumed_from <= killed_at + 1
+    print(f"KILLED_AFTER_BACKUP_EPOCH {killed_at} RESUMED_FROM_EPOCH {resumed_from}")
 
     reference_dir = tmp_path / "reference"
     done = subprocess.run(
