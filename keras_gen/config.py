@@ -43,6 +43,10 @@ class ModelConfig:
     # GAN
     loss: Literal["ns", "hinge", "lsgan", "wgan-gp"] = "ns"
     gradient_penalty_weight: float = 10.0
+    spectral_norm: bool = False
+    ema_decay: float | None = None
+    augment: str | None = None
+    r1_gamma: float = 0.0
     # VAE
     beta: float = 1.0
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
@@ -59,6 +63,17 @@ class ModelConfig:
                 f"{where}.architecture: {self.architecture!r} is not a GAN "
                 "architecture; allowed: 'dcgan'."
             )
+        if self.augment:
+            from keras_gen.models.gan.augment import parse_policy
+
+            try:
+                parse_policy(self.augment)
+            except ValueError as err:
+                raise ConfigError(f"{where}.augment: {err}") from None
+        if self.ema_decay is not None and not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"{where}.ema_decay must be in [0, 1) or null.")
+        if self.r1_gamma < 0:
+            raise ConfigError(f"{where}.r1_gamma must be >= 0.")
         if self.gaussian_sigma <= 0:
             raise ConfigError(f"{where}.gaussian_sigma must be > 0.")
         if self.beta < 0 or self.kl_warmup_steps < 0:

@@ -184,10 +184,14 @@ def _build_model(config: Config, synchronized_bn: bool) -> GenerativeModel:
                 m.image_size,
                 m.width,
                 synchronized_bn=synchronized_bn,
+                spectral_norm=m.spectral_norm,
                 seed=None if m.seed is None else m.seed + 1,
             ),
             loss=m.loss,
             gradient_penalty_weight=m.gradient_penalty_weight,
+            ema_decay=m.ema_decay,
+            augment=m.augment,
+            r1_gamma=m.r1_gamma,
             seed=m.seed,
         )
     return VAE(

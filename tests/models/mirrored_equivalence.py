@@ -37,13 +37,14 @@ GLOBAL_BATCH = 8
 STEPS = 2
 
 
-def build(kind, loss):
+def build(kind, loss, extras=None):
     if kind == "gan":
         model = GAN(
             build_dcgan_generator(32, 16, 8, synchronized_bn=True, seed=1),
             build_dcgan_discriminator(32, 8, synchronized_bn=True, seed=2),
             loss=loss,
             seed=3,
+            **(extras or {}),
         )
         # Plain SGD: its update is linear in the gradient, so a wrong
         # scaling (N times the update) shows up directly, whereas Adam
@@ -58,9 +59,9 @@ def build(kind, loss):
     return model
 
 
-def run(strategy, kind, loss, images, init_weights):
+def run(strategy, kind, loss, images, init_weights, extras=None):
     with strategy.scope():
-        model = build(kind, loss)
+        model = build(kind, loss, extras)
         if init_weights is not None:
             model.set_weights(init_weights)
     initial = [w.copy() for w in model.get_weights()]
@@ -76,6 +77,14 @@ def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     kind = args[0]
     loss = args[1] if len(args) > 1 else "ns"
+    extras = {}
+    if "--full" in sys.argv:
+        # EMA, DiffAugment and R1 on top of the loss.
+        extras = {
+            "ema_decay": 0.9,
+            "augment": "color,translation,cutout",
+            "r1_gamma": 1.0,
+        }
     if "--local-mean" in sys.argv:
         from keras import ops
 
@@ -98,8 +107,8 @@ def main():
     )
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
     two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    initial, w1, logs1 = run(one, kind, loss, images, None)
-    _, w2, logs2 = run(two, kind, loss, images, initial)
+    initial, w1, logs1 = run(one, kind, loss, images, None, extras)
+    _, w2, logs2 = run(two, kind, loss, images, initial, extras)
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(w1, w2))
     moved = max(float(np.max(np.abs(a - b))) for a, b in zip(initial, w1))
     print(

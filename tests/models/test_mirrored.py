@@ -27,7 +27,14 @@ def run_equivalence(*args):
 
 @pytest.mark.parametrize(
     "args",
-    [("gan", "ns"), ("gan", "hinge"), ("gan", "lsgan"), ("gan", "wgan-gp"), ("vae",)],
+    [
+        ("gan", "ns"),
+        ("gan", "hinge"),
+        ("gan", "lsgan"),
+        ("gan", "wgan-gp"),
+        ("gan", "hinge", "--full"),  # + EMA, DiffAugment, R1
+        ("vae",),
+    ],
     ids="-".join,
 )
 def test_two_replicas_match_one_device(args):

@@ -118,6 +118,7 @@ def build_dcgan_discriminator(
     width: int = 64,
     channels: int = 3,
     synchronized_bn: bool = False,
+    spectral_norm: bool = False,
     seed: int | None = None,
     name: str = "discriminator",
 ) -> keras.Model:
@@ -128,6 +129,9 @@ def build_dcgan_discriminator(
         width: filters of the first layer, doubled at every stride.
         channels: image channels.
         synchronized_bn: all-reduce batch-norm statistics across replicas.
+        spectral_norm: wrap every convolution in spectral normalisation
+            (Miyato et al. 2018) instead of using batch norm, which bounds
+            the discriminator's Lipschitz constant (pairs with the hinge loss).
         seed: seed of the weight initialisers (None: random).
         name: model name.
 
@@ -140,27 +144,35 @@ def build_dcgan_discriminator(
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
     filters = width
+
+    def conv(layer):
+        return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
+
     for i in range(stages):
-        x = keras.layers.Conv2D(
-            filters,
-            4,
-            2,
-            "same",
-            use_bias=(i == 0),
-            kernel_initializer=_conv_init(_seed(seed, 200 + i)),
-            name=f"down{i}",
+        x = conv(
+            keras.layers.Conv2D(
+                filters,
+                4,
+                2,
+                "same",
+                use_bias=(i == 0 or spectral_norm),
+                kernel_initializer=_conv_init(_seed(seed, 200 + i)),
+                name=f"down{i}",
+            )
         )(x)
-        if i > 0:
+        if i > 0 and not spectral_norm:
             x = _batch_norm(synchronized_bn, _seed(seed, 300 + i), f"down{i}_bn")(x)
         x = keras.layers.LeakyReLU(0.2)(x)
         filters *= 2
-    x = keras.layers.Conv2D(
-        1,
-        4,
-        1,
-        "valid",
-        kernel_initializer=_conv_init(_seed(seed, 299)),
-        name="logit",
+    x = conv(
+        keras.layers.Conv2D(
+            1,
+            4,
+            1,
+            "valid",
+            kernel_initializer=_conv_init(_seed(seed, 299)),
+            name="logit",
+        )
     )(x)
     logits = keras.layers.Flatten(dtype="float32", name="logits")(x)
     return keras.Model(images, logits, name=name)

@@ -12,6 +12,7 @@ from keras_gen.models.distributed import (
     replica_normal,
     replica_uniform,
 )
+from keras_gen.models.gan.augment import diff_augment, parse_policy
 from keras_gen.models.gan.losses import get_gan_loss
 
 
@@ -32,6 +33,13 @@ class GAN(GenerativeModel):
             ("ns", "hinge", "lsgan", "wgan-gp").
         gradient_penalty_weight: weight of the WGAN-GP penalty (used by
             "wgan-gp" only).
+        ema_decay: keep an exponential moving average of the generator's
+            weights with this decay (e.g. 0.999) in `ema_generator`, used by
+            `generate`, the sample grids, evaluation and export. None: off.
+        augment: DiffAugment policy applied to every discriminator input,
+            e.g. "color,translation,cutout" (see `augment.POLICIES`). None: off.
+        r1_gamma: weight of the R1 penalty gamma/2 ||grad D(x)||^2 on real
+            images, every step (0: off).
         seed: seed of the latent noise (None: random).
 
     Example:
@@ -55,18 +63,41 @@ class GAN(GenerativeModel):
         discriminator: keras.Model,
         loss: str = "ns",
         gradient_penalty_weight: float = 10.0,
+        ema_decay: float | None = None,
+        augment: str | None = None,
+        r1_gamma: float = 0.0,
         seed: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        if r1_gamma < 0:
+            raise ValueError(f"r1_gamma must be >= 0, got {r1_gamma}")
         self.generator = generator
         self.discriminator = discriminator
         self.loss_name = loss
         self.gan_loss = get_gan_loss(loss)
         self.gradient_penalty_weight = gradient_penalty_weight
         self.seed = seed
+        self.ema_decay = ema_decay
+        self.augment = augment
+        self.augment_policy = parse_policy(augment) if augment else ()
+        self.r1_gamma = r1_gamma
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # A separate stream for augmentation keeps the latent noise identical
+        # with and without DiffAugment.
+        self.augment_seed_generator = keras.random.SeedGenerator(
+            None if seed is None else seed + 1
+        )
+        self.ema_generator = None
+        if ema_decay is not None:
+            # The exponential moving average of the generator's weights gives
+            # smoother, better samples than the last iterate; it is what
+            # samples, evaluation and export use.
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
         self._trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("d_loss", "g_loss", "real_score", "fake_score")
@@ -75,12 +106,30 @@ class GAN(GenerativeModel):
             self._trackers["gradient_penalty"] = keras.metrics.Mean(
                 name="gradient_penalty"
             )
+        if r1_gamma > 0:
+            self._trackers["r1_penalty"] = keras.metrics.Mean(name="r1_penalty")
         # Both sub-models are functional and already built; marking the GAN
         # built stops `fit` from calling it on an image batch to build it.
         self.built = True
 
     def decode_latents(self, z, training=False):
+        # Inference uses the averaged generator when there is one.
+        if self.ema_generator is not None and not training:
+            return self.ema_generator(z, training=False)
         return self.generator(z, training=training)
+
+    def _augment(self, images):
+        if not self.augment_policy:
+            return images
+        return diff_augment(images, self.augment_policy, self.augment_seed_generator)
+
+    def _update_ema(self):
+        decay = self.ema_decay
+        for ema, weight in zip(self.ema_generator.weights, self.generator.weights):
+            if weight.trainable:
+                ema.assign(decay * ema + (1.0 - decay) * weight)
+            else:  # batch-norm statistics are copied, not averaged
+                ema.assign(weight)
 
     # ------------------------------------------------------------------ compile
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
@@ -147,7 +196,20 @@ class GAN(GenerativeModel):
         norms = ops.sqrt(ops.sum(ops.square(grads), axis=(1, 2, 3)) + 1e-12)
         return ops.square(norms - 1.0)
 
+    def _r1_penalty(self, real):
+        """Per-example ||grad_x D(x)||^2 on real images (Mescheder et al. 2018)."""
+        real = tf.cast(real, "float32")
+        with tf.GradientTape() as tape:
+            tape.watch(real)
+            logits = ops.sum(
+                ops.cast(self.discriminator(real, training=True), "float32")
+            )
+        grads = tape.gradient(logits, real)
+        return ops.sum(ops.square(grads), axis=(1, 2, 3))
+
     def _discriminator_losses(self, real, fake, training):
+        real = self._augment(real) if training else real
+        fake = self._augment(fake) if training else fake
         real_logits = self.discriminator(real, training=training)
         fake_logits = self.discriminator(fake, training=training)
         per_example = self.gan_loss.discriminator(real_logits, fake_logits)
@@ -159,6 +221,13 @@ class GAN(GenerativeModel):
             penalty = self._gradient_penalty(real, fake)
             per_example = per_example + self.gradient_penalty_weight * penalty
             logs["gradient_penalty"] = ops.mean(penalty)
+        if self.r1_gamma > 0 and training:
+            # Every step: a lazy (every k steps) R1 needs a tf.cond around a
+            # discriminator call, and batch norm's cross-replica updates are
+            # not allowed inside control flow under MirroredStrategy.
+            penalty = self._r1_penalty(real)
+            per_example = per_example + 0.5 * self.r1_gamma * penalty
+            logs["r1_penalty"] = ops.mean(penalty)
         logs["d_loss"] = ops.mean(per_example)
         return per_example, logs
 
@@ -186,7 +255,7 @@ class GAN(GenerativeModel):
 
             # Phase 2: generator step through the updated discriminator,
             # reusing the generated batch of phase 1.
-            fake_logits = self.discriminator(fake, training=True)
+            fake_logits = self.discriminator(self._augment(fake), training=True)
             g_per_example = self.gan_loss.generator(fake_logits)
             g_loss = self.g_optimizer.scale_loss(
                 average_over_global_batch(g_per_example)
@@ -194,6 +263,8 @@ class GAN(GenerativeModel):
         g_vars = self.generator.trainable_variables
         g_grads = g_tape.gradient(g_loss, g_vars)
         self.g_optimizer.apply(g_grads, g_vars)
+        if self.ema_generator is not None:
+            self._update_ema()
 
         logs["g_loss"] = ops.mean(g_per_example)
         self._record(logs)
@@ -219,6 +290,9 @@ class GAN(GenerativeModel):
                 "discriminator": keras.layers.serialize(self.discriminator),
                 "loss": self.loss_name,
                 "gradient_penalty_weight": self.gradient_penalty_weight,
+                "ema_decay": self.ema_decay,
+                "augment": self.augment,
+                "r1_gamma": self.r1_gamma,
                 "seed": self.seed,
             }
         )

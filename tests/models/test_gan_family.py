@@ -1,0 +1,143 @@
+"""Defining properties of the GAN regularisers: EMA, DiffAugment, R1, GP, SN."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gen.models import GAN
+from keras_gen.models.gan import augment as augment_module
+from keras_gen.models.gan.augment import diff_augment, parse_policy
+from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
+
+
+def gan(**kwargs):
+    keras.utils.set_random_seed(0)
+    return GAN(
+        build_dcgan_generator(32, 16, 8, seed=1),
+        build_dcgan_discriminator(32, 8, seed=2, spectral_norm=kwargs.pop("sn", False)),
+        seed=3,
+        **kwargs,
+    )
+
+
+def images(n=16):
+    return np.random.default_rng(0).uniform(-1, 1, (n, 32, 32, 3)).astype("float32")
+
+
+def linear_critic(w):
+    """D(x) = <w, x>, whose input gradient is w for every x."""
+    x = keras.Input((32, 32, 3))
+    flat = keras.layers.Flatten()(x)
+    dense = keras.layers.Dense(1, use_bias=False)
+    out = dense(flat)
+    model = keras.Model(x, out)
+    dense.kernel.assign(w.reshape(-1, 1))
+    return model
+
+
+def test_ema_with_decay_zero_equals_the_weights():
+    model = gan(ema_decay=0.0)
+    model.compile()
+    model.fit(images(), batch_size=8, epochs=1, verbose=0)
+    for a, b in zip(model.ema_generator.get_weights(), model.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ema_is_the_moving_average():
+    model = gan(ema_decay=0.9)
+    model.compile()
+    start = [w.copy() for w in model.generator.get_weights()]
+    model.fit(images(8), batch_size=8, epochs=1, verbose=0)  # one step
+    trainable = {id(v) for v in model.generator.trainable_weights}
+    for ema, w, w0 in zip(model.ema_generator.weights, model.generator.weights, start):
+        expected = 0.9 * w0 + 0.1 * w.numpy() if id(w) in trainable else w.numpy()
+        np.testing.assert_allclose(ema.numpy(), expected, rtol=1e-5, atol=1e-6)
+    # Samples come from the averaged generator.
+    z = np.random.default_rng(0).normal(size=(2, 16)).astype("float32")
+    np.testing.assert_allclose(model(z), model.ema_generator(z), atol=1e-6)
+
+
+def test_ema_survives_keras_round_trip(tmp_path):
+    model = gan(ema_decay=0.99, augment="color,translation", r1_gamma=0.5)
+    model.compile()
+    model.fit(images(), batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / "g.keras")
+    loaded = keras.saving.load_model(tmp_path / "g.keras")
+    assert (loaded.ema_decay, loaded.augment, loaded.r1_gamma) == (
+        0.99,
+        "color,translation",
+        0.5,
+    )
+    for a, b in zip(
+        model.ema_generator.get_weights(), loaded.ema_generator.get_weights()
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_diffaugment_is_differentiable_and_random_per_example():
+    sg = keras.random.SeedGenerator(0)
+    x = tf.Variable(images(4))
+    with tf.GradientTape() as tape:
+        y = diff_augment(x, parse_policy("color,translation,cutout"), sg)
+        total = tf.reduce_sum(y * y)
+    grad = tape.gradient(total, x)
+    assert grad is not None and float(tf.reduce_mean(tf.abs(grad))) > 0
+    # Cutout zeroes a square; translation pads with zeros: both leave exact zeros.
+    assert float(tf.reduce_mean(tf.cast(y == 0, tf.float32))) > 0.05
+    same = tf.stack([x[0]] * 8)
+    out = diff_augment(same, parse_policy("translation"), sg).numpy()
+    # Per-example parameters: 8 copies of one image come out in several shifts.
+    assert len({o.tobytes() for o in out}) >= 4
+    with pytest.raises(ValueError, match="color, translation, cutout"):
+        parse_policy("color,rotate")
+
+
+def test_same_policy_is_applied_to_real_and_fake(monkeypatch):
+    calls = []
+    original = augment_module.diff_augment
+
+    def spy(images, policy, seed_generator):
+        calls.append(policy)
+        return original(images, policy, seed_generator)
+
+    monkeypatch.setattr("keras_gen.models.gan.gan.diff_augment", spy)
+    model = gan(augment="color,cutout")
+    model.compile()
+    model.fit(images(8), batch_size=8, epochs=1, verbose=0)
+    # Traced once: real and fake for D, fake for G, all with the same policy.
+    assert calls == [("color", "cutout")] * 3
+
+
+def test_r1_penalty_of_a_linear_critic_is_its_squared_norm():
+    model = gan(r1_gamma=1.0)
+    w = np.random.default_rng(1).normal(size=32 * 32 * 3).astype("float32")
+    model.discriminator = linear_critic(w)
+    penalty = model._r1_penalty(images(3)).numpy()
+    np.testing.assert_allclose(penalty, [np.sum(w**2)] * 3, rtol=1e-4)
+
+
+def test_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic():
+    model = gan(loss="wgan-gp")
+    w = np.random.default_rng(2).normal(size=32 * 32 * 3).astype("float32")
+    model.discriminator = linear_critic(w / np.linalg.norm(w))
+    real, fake = images(4), images(4)[::-1]
+    assert float(np.max(model._gradient_penalty(real, fake))) < 1e-6
+    model.discriminator = linear_critic(3 * w / np.linalg.norm(w))
+    np.testing.assert_allclose(
+        model._gradient_penalty(real, fake), [4.0] * 4, rtol=1e-4
+    )
+
+
+def test_spectral_norm_discriminator_trains_without_batch_norm():
+    model = gan(sn=True, loss="hinge")
+    layers = model.discriminator.layers
+    assert any(
+        isinstance(layer, keras.layers.SpectralNormalization) for layer in layers
+    )
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in layers
+    )
+    model.compile()
+    history = model.fit(images(), batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
