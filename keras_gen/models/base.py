@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
+
+SUPPORTED_SIZES = (32, 64, 128)
+
+
+def num_stages(image_size: int) -> int:
+    """Number of 2x resolution steps between 4x4 and `image_size`.
+
+    Raises:
+        ValueError: `image_size` is not one of `SUPPORTED_SIZES`.
+    """
+    if image_size not in SUPPORTED_SIZES:
+        raise ValueError(
+            f"image_size must be one of {SUPPORTED_SIZES}, got {image_size}."
+        )
+    return int(math.log2(image_size // 4))
 
 
 def latents_from_seeds(seeds, latent_dim: int):

@@ -8,20 +8,9 @@ from N(0, 0.02) and batch-norm scales from N(1, 0.02).
 
 from __future__ import annotations
 
-import math
-
 import keras
 
-SUPPORTED_SIZES = (32, 64, 128)
-
-
-def _num_stages(image_size: int) -> int:
-    if image_size not in SUPPORTED_SIZES:
-        raise ValueError(
-            f"image_size must be one of {SUPPORTED_SIZES}, got {image_size}."
-        )
-    # Both networks go between 4x4 and image_size in steps of two.
-    return int(math.log2(image_size // 4))
+from keras_gen.models.base import SUPPORTED_SIZES, num_stages  # noqa: F401 (re-export)
 
 
 def _conv_init(seed):
@@ -70,7 +59,7 @@ def build_dcgan_generator(
     >>> g(keras.random.normal((2, 16))).shape
     (2, 32, 32, 3)
     """
-    stages = _num_stages(image_size)
+    stages = num_stages(image_size)
     filters = width * 2 ** (stages - 1)
     z = keras.Input((latent_dim,), name="z")
     # A 1x1 input through a 4x4 valid transposed convolution is the paper's
@@ -140,7 +129,7 @@ def build_dcgan_discriminator(
     >>> d(keras.random.uniform((2, 32, 32, 3))).shape
     (2, 1)
     """
-    stages = _num_stages(image_size)
+    stages = num_stages(image_size)
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
     filters = width

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 
-SUPPORTED_SIZES = (32, 64, 128)
-
-
-def _num_stages(image_size: int) -> int:
-    if image_size not in SUPPORTED_SIZES:
-        raise ValueError(
-            f"image_size must be one of {SUPPORTED_SIZES}, got {image_size}."
-        )
-    return int(math.log2(image_size // 4))
+from keras_gen.models.base import SUPPORTED_SIZES, num_stages  # noqa: F401 (re-export)
 
 
 def build_vae_encoder(
@@ -41,7 +31,7 @@ def build_vae_encoder(
     >>> [t.shape for t in enc(keras.random.uniform((2, 32, 32, 3)))]
     [(2, 8), (2, 8)]
     """
-    stages = _num_stages(image_size)
+    stages = num_stages(image_size)
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
     filters = width
@@ -87,7 +77,7 @@ def build_vae_decoder(
     >>> dec(keras.random.normal((2, 8))).shape
     (2, 32, 32, 3)
     """
-    stages = _num_stages(image_size)
+    stages = num_stages(image_size)
     filters = min(width * 2 ** (stages - 1), width * 8)
     z = keras.Input((latent_dim,), name="z")
     x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(z)
