@@ -71,7 +71,17 @@ def test_fit_trains_both_networks_and_logs_metrics():
     g_before = [w.copy() for w in gan.generator.get_weights()]
     d_before = [w.copy() for w in gan.discriminator.get_weights()]
     history = gan.fit(real_images(), batch_size=8, epochs=2, verbose=0)
-    assert set(history.history) == {"d_loss", "g_loss", "real_score", "fake_score"}
+    assert set(history.history) == {
+        "d_loss",
+        "g_loss",
+        "real_score",
+        "fake_score",
+        "real_accuracy",
+        "fake_accuracy",
+    }
+    assert all(
+        0 <= history.history[k][-1] <= 1 for k in ("real_accuracy", "fake_accuracy")
+    )
     assert all(np.isfinite(v).all() for v in history.history.values())
     assert 0 < history.history["real_score"][-1] < 1
     assert gan.d_optimizer.iterations.numpy() == 4
@@ -110,6 +120,14 @@ def test_wgan_gp_logs_penalty_and_trains():
     history = gan.fit(real_images(), batch_size=8, epochs=1, verbose=0)
     assert history.history["gradient_penalty"][0] >= 0
     assert np.isfinite(history.history["d_loss"][0])
+
+
+def test_accuracy_reads_the_logits():
+    gan = tiny_gan()
+    logits = np.array([[2.0], [-1.0], [0.5], [-3.0]], "float32")
+    assert float(gan._accuracy(logits, real=True)) == 0.5
+    assert float(gan._accuracy(logits, real=False)) == 0.5
+    assert float(gan._accuracy(logits[:1], real=True)) == 1.0
 
 
 def test_generate_by_seed_is_reproducible():

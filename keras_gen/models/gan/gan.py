@@ -100,7 +100,14 @@ class GAN(GenerativeModel):
             self.ema_generator.set_weights(generator.get_weights())
         self._trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ("d_loss", "g_loss", "real_score", "fake_score")
+            for name in (
+                "d_loss",
+                "g_loss",
+                "real_score",
+                "fake_score",
+                "real_accuracy",
+                "fake_accuracy",
+            )
         }
         if self.gan_loss.gradient_penalty:
             self._trackers["gradient_penalty"] = keras.metrics.Mean(
@@ -180,6 +187,15 @@ class GAN(GenerativeModel):
             logits = ops.sigmoid(logits)
         return ops.mean(logits)
 
+    def _accuracy(self, logits, real: bool):
+        """Fraction of images the discriminator classifies correctly."""
+        # LSGAN's targets are 0 and 1, so its boundary is 0.5; the others' is 0.
+        threshold = 0.5 if self.loss_name == "lsgan" else 0.0
+        logits = ops.reshape(ops.cast(logits, "float32"), (ops.shape(logits)[0], -1))
+        said_real = ops.mean(logits, axis=1) > threshold
+        correct = said_real if real else ops.logical_not(said_real)
+        return ops.mean(ops.cast(correct, "float32"))
+
     def _gradient_penalty(self, real, fake):
         """Per-example (||grad_x D(x_hat)|| - 1)^2 at random interpolates."""
         batch = ops.shape(real)[0]
@@ -216,6 +232,11 @@ class GAN(GenerativeModel):
         logs = {
             "real_score": self._scores(real_logits),
             "fake_score": self._scores(fake_logits),
+            # Divergence signals: a discriminator right on ~100% of both for
+            # long has won (the generator gets no gradient); ~50% on both
+            # with flat losses often means collapse or a dead discriminator.
+            "real_accuracy": self._accuracy(real_logits, real=True),
+            "fake_accuracy": self._accuracy(fake_logits, real=False),
         }
         if self.gan_loss.gradient_penalty:
             penalty = self._gradient_penalty(real, fake)
