@@ -86,11 +86,19 @@ class DataConfig:
 
     `source: rooms` renders `num_images` procedural rooms (no download);
     `source: folder` reads every image under `path` (recursively).
+    `source: tfrecord` reads the shards of `keras-gen data convert` (`path`: the
+    output folder, a folder of `*.tfrecord` files or a glob).
+    `source: tfds` reads the TFDS dataset `name` (e.g. `lsun/bedroom`), its
+    `split`, from `data_dir`, image feature `image_key`; `download: true`
+    prepares it if needed (network).
     `shuffle: false` feeds the images in a fixed order without flips (for
     debugging and exact comparisons between runs).
+    `deterministic: false` lets parallel reading/decoding (tfrecord, tfds)
+    return images out of order (faster on slow storage, not reproducible);
+    `threads` gives those pipelines a private tf.data thread pool.
     """
 
-    source: Literal["rooms", "folder"] = "rooms"
+    source: Literal["rooms", "folder", "tfds", "tfrecord"] = "rooms"
     path: str | None = None
     num_images: int | None = 10_000
     seed: int = 0
@@ -100,12 +108,30 @@ class DataConfig:
     shuffle_buffer: int = 10_000
     flip: bool = True
     check: Literal["header", "full", "none"] = "header"
+    name: str | None = None
+    split: str = "train"
+    data_dir: str | None = None
+    image_key: str = "image"
+    download: bool = False
+    deterministic: bool = True
+    threads: int | None = None
 
     def validate(self, where: str) -> None:
-        if self.source == "folder" and not self.path:
+        if self.source in ("folder", "tfrecord") and not self.path:
             raise ConfigError(
-                f"{where}.path is required when {where}.source is 'folder'."
+                f"{where}.path is required when {where}.source is '{self.source}'."
             )
+        if self.source == "tfds" and not self.name:
+            raise ConfigError(
+                f"{where}.name (a TFDS dataset, e.g. lsun/bedroom) is required "
+                f"when {where}.source is 'tfds'."
+            )
+        if self.source == "tfds" and not (self.split and self.image_key):
+            raise ConfigError(
+                f"{where}.split and {where}.image_key must be non-empty for 'tfds'."
+            )
+        if self.threads is not None:
+            _positive(self, where, "threads")
         if self.source == "rooms" and not self.num_images:
             raise ConfigError(f"{where}.num_images is required for source 'rooms'.")
         if self.num_images is not None:

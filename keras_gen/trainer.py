@@ -275,6 +275,12 @@ def build_dataset(
             tf.data.experimental.AutoShardPolicy.DATA
         )
         return ds.with_options(options), len(images)
+    if d.source in ("tfds", "tfrecord"):
+        from keras_gen.data.sources import dataset_from_config
+
+        return dataset_from_config(
+            config, value_range, batch_size, training=training, repeat=repeat
+        )
     from keras_gen.data.folder import image_folder_dataset
 
     ds, info = image_folder_dataset(
