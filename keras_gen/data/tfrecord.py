@@ -615,7 +615,7 @@ def decode_to_uint8(data: tf.Tensor, image_size: int) -> tf.Tensor:
     """
     from keras_gen.data.folder import decode_rgb
 
-    image = resize_and_center_crop(decode_rgb(data), image_size)
+    image = resize_and_center_crop(decode_rgb(data, min_size=image_size), image_size)
     return tf.cast(tf.round(image), tf.uint8)
 
 

@@ -340,3 +340,26 @@ def test_inferred_labels(tmp_path: Path) -> None:
         np.testing.assert_array_equal(image[0, 0], expected)
     with pytest.raises(ValueError, match="labels"):
         image_folder_dataset(tmp_path, image_size=8, batch_size=2, labels="folders")  # type: ignore[arg-type]
+
+
+def test_large_jpegs_are_decoded_at_reduced_scale(tmp_path):
+    # A 256px JPEG read for a 64px model is decoded at 1/4 scale by libjpeg;
+    # the result must match decoding in full and resizing, up to filtering.
+    from PIL import Image as PILImage
+
+    from keras_gen.data.folder import decode_rgb
+    from keras_gen.data.pipeline import resize_and_center_crop
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    smooth = np.asarray(PILImage.fromarray(base).resize((256, 320), PILImage.BICUBIC))
+    path = tmp_path / "big.jpg"
+    PILImage.fromarray(smooth).save(path, quality=95)
+    data = tf.io.read_file(str(path))
+    reduced = decode_rgb(data, min_size=64)
+    assert tuple(reduced.shape) == (80, 64, 3)  # 320x256 / 4
+    assert tuple(decode_rgb(data, min_size=100).shape) == (160, 128, 3)  # / 2
+    assert tuple(decode_rgb(data).shape) == (320, 256, 3)
+    fast = resize_and_center_crop(reduced, 64).numpy()
+    full = resize_and_center_crop(decode_rgb(data), 64).numpy()
+    assert np.abs(fast - full).mean() < 3.0
