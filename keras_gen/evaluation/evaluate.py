@@ -84,8 +84,9 @@ VAE_NOTE = (
     "beta = 1, for pixels scaled to [0, 1]. A Bernoulli likelihood on "
     "non-binary pixels is not a normalised density over 8-bit images, so its "
     "bits/dim is not comparable with published likelihoods; for a Gaussian "
-    "likelihood, nelbo_bpd_8bit = nelbo_bpd + 8 is the usual bits/dim of "
-    "8-bit data (density of x/256; an upper bound only with dequantisation)."
+    "likelihood, nelbo_bpd_8bit = nelbo_bpd + log2(255) approximates the usual "
+    "bits/dim of 8-bit data (pixels k/255 lie in bins of width 1/255; exact "
+    "only with dequantisation)."
 )
 
 
@@ -453,7 +454,9 @@ class VAEStats:
             "kl_bpd": float(bits_per_dim(kl, self.num_dims)),
         }
         if self.vae.likelihood == "gaussian":
-            values["nelbo_bpd_8bit"] = values["nelbo_bpd"] + 8.0
+            # Pixels k/255 sit in bins of width 1/255: probability ~ density
+            # x 1/255 per dimension, i.e. log2(255) more bits per dimension.
+            values["nelbo_bpd_8bit"] = values["nelbo_bpd"] + math.log2(255.0)
         return values
 
 
@@ -635,6 +638,15 @@ def _evaluate(
         result["vae"] = vae_stats.result()
 
     sets = [s for s in (reference, second, generated) if s is not None]
+    # What was actually read: a folder can hold files that fail to decode.
+    named = (
+        ("real", reference),
+        ("real_second_half", second),
+        ("generated", generated),
+    )
+    result["set_sizes"] = {
+        name: s.count for name, s in named if s is not None and set_metrics
+    }
     timings["features"] = sum(s.seconds["features"] for s in sets)
     timings["swd_descriptors"] = sum(s.seconds["swd"] for s in sets)
     notes = []

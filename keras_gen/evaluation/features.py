@@ -22,9 +22,9 @@ How :class:`InceptionFeatures` relates to published FIDs
 Published FIDs (Heusel et al. 2017, TTUR code; also clean-fid and
 torch-fidelity in their default mode) use the TF1 graph
 ``classify_image_graph_def.pb`` of ``inception-2015-12-05`` and its ``pool_3``
-tensor. Keras' ``InceptionV3`` weights are a *different* checkpoint (trained
-later, with another recipe) with the same architecture and the same 2048-d
-pool features, and the TF1 graph resizes with the legacy bilinear kernel
+tensor. Keras' ``InceptionV3`` weights are a *different* checkpoint of the
+same architecture, with the same 2048-d pool features, and the TF1 graph
+resizes with the legacy bilinear kernel
 (``align_corners=False`` without half-pixel centres) while this code uses
 ``tf.image.resize``'s half-pixel bilinear. Numbers from Keras weights are
 therefore close in behaviour and in magnitude but not identical to published

@@ -174,7 +174,7 @@ def test_vae_metrics_match_a_direct_computation(rooms32):
     assert values["nelbo_bpd"] == pytest.approx(
         values["recon_bpd"] + values["kl_bpd"], rel=1e-9
     )
-    assert values["nelbo_bpd_8bit"] == pytest.approx(values["nelbo_bpd"] + 8.0)
+    assert values["nelbo_bpd_8bit"] == pytest.approx(values["nelbo_bpd"] + np.log2(255))
     assert 0.0 < values["ssim"] < 1.0
 
 
@@ -211,6 +211,7 @@ def test_cli_evaluate_writes_a_table_and_json_next_to_the_model(saved_gan, capsy
     assert "real vs real (floor)" in out and "NOT with published" in out
     result = json.loads(saved_gan.with_name("tiny_gan_eval.json").read_text())
     assert result["num_images"] == 24 and result["image_size"] == 32
+    assert result["set_sizes"] == {"real": 24, "real_second_half": 24, "generated": 24}
     for part in ("model", "real_vs_real"):
         assert set(result[part]) >= {
             "fid",
