@@ -3,6 +3,8 @@
     keras-gen train CONFIG.yaml [CONFIG.yaml ...] [--set key=value ...]
     keras-gen sample MODEL --num N --out FILE.png|FILE.npz [--seed S]
     keras-gen interpolate MODEL --out FILE.png|FILE.gif [--seeds 0,1,2] [--steps 8]
+    keras-gen evaluate MODEL --data rooms|FOLDER [--metrics fid,kid,swd,pr] [--num N]
+    keras-gen data convert|import-lsun|preview ...
     keras-gen export RUN_DIR|MODEL.keras --name NAME [--version V]
     keras-gen data convert SRC --out DIR [--shards N] [--size S]
     keras-gen data import-lsun PATH_TO_lmdb --out DIR [--to tfrecord|folder]

@@ -164,3 +164,12 @@ def test_keras_round_trip_keeps_outputs_and_optimizers(tmp_path):
     # Keeps training where it stopped.
     loaded.fit(real_images(), batch_size=8, epochs=1, verbose=0)
     assert int(loaded.g_optimizer.iterations) == 4
+
+
+def test_uncompiled_gan_saves_and_loads(tmp_path):
+    gan = tiny_gan()
+    gan.save(tmp_path / "raw.keras")
+    loaded = keras.saving.load_model(tmp_path / "raw.keras")
+    z = np.random.default_rng(0).normal(size=(2, 16)).astype("float32")
+    np.testing.assert_array_equal(gan(z), loaded(z))
+    assert not hasattr(loaded, "d_optimizer")

@@ -164,6 +164,8 @@ class GAN(GenerativeModel):
         self.g_optimizer.build(self.generator.trainable_variables)
 
     def get_compile_config(self):
+        if not hasattr(self, "d_optimizer"):
+            return {}  # never compiled: saved without optimizers
         config = {
             "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
             "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
@@ -174,6 +176,8 @@ class GAN(GenerativeModel):
         return config
 
     def compile_from_config(self, config):
+        if not config:
+            return
         self.compile(
             d_optimizer=keras.optimizers.deserialize(config["d_optimizer"]),
             g_optimizer=keras.optimizers.deserialize(config["g_optimizer"]),
