@@ -48,7 +48,6 @@ not listed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -67,6 +66,7 @@ from keras_gen.data.pipeline import (
     _check_positive_int,
     check_value_range,
     finalize_dataset,
+    keyed_cache_path,
     resize_and_center_crop,
 )
 
@@ -482,17 +482,14 @@ def _cache_file(
     be read back. The key hashes the file list (with sizes and modification
     times), the image size, the labels and the pipeline version.
     """
-    digest = hashlib.sha256(f"{_PIPELINE_VERSION}|{image_size}|{labels}".encode())
-    for f in files:
-        stat = os.stat(f)
-        digest.update(
-            f"|{os.path.relpath(f, root)}|{stat.st_size}|{stat.st_mtime_ns}".encode()
-        )
-    key = f"{image_size}px-{digest.hexdigest()[:16]}"
-    if os.path.isdir(cache) or cache.endswith(os.sep):
-        name = os.path.basename(os.path.normpath(os.path.abspath(root))) or "images"
-        return os.path.join(cache, f"{name}-{key}")
-    return f"{cache}-{key}"
+    return keyed_cache_path(
+        cache,
+        f"{_PIPELINE_VERSION}|{image_size}|{labels}",
+        files,
+        lambda f: os.path.relpath(f, root),
+        image_size,
+        os.path.basename(os.path.normpath(os.path.abspath(root))) or "images",
+    )
 
 
 @overload

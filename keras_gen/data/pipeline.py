@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
@@ -137,6 +138,40 @@ def from_value_range(
         return tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
     x = (np.asarray(images, dtype=np.float32) - low) * (255.0 / (high - low))
     return np.clip(np.round(x), 0, 255).astype(np.uint8)
+
+
+def keyed_cache_path(
+    cache: str,
+    header: str,
+    files: Sequence[str],
+    file_id: Callable[[str], str],
+    image_size: int,
+    name: str,
+) -> str:
+    """A tf.data cache prefix that changes whenever the cached content would.
+
+    tf.data silently reuses whatever cache exists at a prefix, so a cache of
+    other files, another image size or another pipeline version could be read
+    back. The key hashes `header` and every file's id, size and modification
+    time.
+
+    Args:
+        cache: a folder (existing, or ending in the path separator) to put
+            `<name>-<key>` in, or a file prefix to which `-<key>` is appended.
+        header: what else the content depends on (version, size, labels).
+        files: the source files.
+        file_id: how a file is named in the key (e.g. its relative path).
+        image_size: the decoded size, also spelled out in the name.
+        name: the file name stem inside a cache folder.
+    """
+    digest = hashlib.sha256(header.encode())
+    for f in files:
+        stat = os.stat(f)
+        digest.update(f"|{file_id(f)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    key = f"{image_size}px-{digest.hexdigest()[:16]}"
+    if os.path.isdir(cache) or cache.endswith(os.sep):
+        return os.path.join(cache, f"{name}-{key}")
+    return f"{cache}-{key}"
 
 
 def resize_and_center_crop(

@@ -66,6 +66,7 @@ from keras_gen.data.pipeline import (
     ValueRange,
     _check_positive_int,
     finalize_dataset,
+    keyed_cache_path,
     resize_and_center_crop,
 )
 
@@ -660,16 +661,9 @@ def _cache_prefix(cache: str, files: Sequence[str], image_size: int) -> str:
     tf.data silently reuses whatever cache exists at a prefix; the key makes
     a cache of other shards or another size impossible to read back.
     """
-    digest = hashlib.sha256(f"tfrecord|{image_size}".encode())
-    for f in files:
-        stat = os.stat(f)
-        digest.update(
-            f"|{os.path.basename(f)}|{stat.st_size}|{stat.st_mtime_ns}".encode()
-        )
-    key = f"{image_size}px-{digest.hexdigest()[:16]}"
-    if os.path.isdir(cache) or cache.endswith(os.sep):
-        return os.path.join(cache, f"tfrecord-{key}")
-    return f"{cache}-{key}"
+    return keyed_cache_path(
+        cache, f"tfrecord|{image_size}", files, os.path.basename, image_size, "tfrecord"
+    )
 
 
 def tfrecord_dataset(
