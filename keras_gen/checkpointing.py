@@ -43,6 +43,12 @@ class NonFiniteLossError(RuntimeError):
         )
 
 
+def training_step(model: keras.Model) -> int | None:
+    """Optimizer steps taken so far (a GAN counts its generator's steps)."""
+    optimizer = getattr(model, "g_optimizer", None) or getattr(model, "optimizer", None)
+    return None if optimizer is None else int(optimizer.iterations.numpy())
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as f:
@@ -138,10 +144,9 @@ class TrainingBackup(keras.callbacks.Callback):
         tmp = self.directory / f"{name}.tmp.weights.h5"
         self.model.save_weights(tmp, overwrite=True)
         os.replace(tmp, weights)
-        optimizer = getattr(self.model, "g_optimizer", None) or self.model.optimizer
         record = {
             "epoch": epoch,
-            "step": int(optimizer.iterations.numpy()) if optimizer else None,
+            "step": training_step(self.model),
             "weights": weights.name,
         }
         # The record is the commit marker: without it the weights are ignored.
@@ -182,10 +187,8 @@ class StopOnNonFinite(keras.callbacks.Callback):
             except (TypeError, ValueError):
                 continue
             if not math.isfinite(value):
-                optimizer = (
-                    getattr(self.model, "g_optimizer", None) or self.model.optimizer
-                )
-                step = int(optimizer.iterations.numpy()) if optimizer else batch
+                step = training_step(self.model)
+                step = batch if step is None else step
                 raise NonFiniteLossError(name, value, step, self._epoch)
 
     def on_epoch_begin(self, epoch, logs=None):

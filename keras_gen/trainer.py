@@ -35,6 +35,7 @@ from keras_gen.checkpointing import (
     StopOnNonFinite,
     TrainingBackup,
     restore_latest,
+    training_step,
 )
 from keras_gen.config import Config, ConfigError, OptimizerConfig, save_config
 from keras_gen.export import export_generator
@@ -499,7 +500,6 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         plot_metrics(metrics, metrics_plot, title=config.name)
         if out.export_dir:
             export_path = export_generator(model, out.export_dir, config.name)
-    optimizer = model.g_optimizer if isinstance(model, GAN) else model.optimizer
     result = TrainResult(
         work_dir=work_dir,
         model_path=model_path,
@@ -509,7 +509,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         metrics_plot=metrics_plot,
         history=metrics,
         seconds=time.perf_counter() - start,
-        images_seen=int(optimizer.iterations.numpy()) * batch_size,
+        images_seen=training_step(model) * batch_size,
         model=model,
     )
     if is_chief:
