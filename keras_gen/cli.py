@@ -121,7 +121,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--seeds must be comma-separated integers, got {args.seeds!r}"
         ) from None
-    out = interpolate(args.model, args.out, seeds, steps=args.steps)
+    out = interpolate(args.model, args.out, seeds, steps=args.steps, label=args.label)
     print(f"[keras-gen] wrote interpolation through seeds {seeds} to {out}")
     return 0
 
@@ -351,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", default="0,1,2,3", help="comma-separated seeds to pass through"
     )
     p.add_argument("--steps", type=int, default=8, help="images per segment")
+    p.add_argument(
+        "--label", help="conditional models: class name or id (default: the first)"
+    )
     p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser(

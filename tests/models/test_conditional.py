@@ -108,6 +108,15 @@ def test_the_label_changes_the_image_and_survives_a_keras_round_trip(tmp_path):
     with pytest.raises(ValueError, match="unknown class 'kitchen'"):
         sample_images(path, 4, label="kitchen")
 
+    # Interpolation paths of a conditional model stay in the asked class.
+    from keras_gen.interpolate import interpolation_latents, load_decoder
+
+    z = interpolation_latents(loaded.latent_dim, [0, 1], steps=3)[0]
+    for source in (tmp_path / "c.keras", path):
+        decode, _ = load_decoder(source, label="bed")
+        start = decode(z)[0].astype(int)
+        assert np.abs(start - from_keras[0].astype(int)).max() <= 1
+
 
 def test_a_conditional_gan_needs_labelled_batches_and_matching_networks():
     model = conditional_gan()
