@@ -21,7 +21,7 @@ QUICK = [
 @pytest.mark.parametrize(
     "config, overrides",
     [
-        ("smoke_gan.yaml", ["model.loss=lsgan"]),
+        ("smoke_gan.yaml", ["model.loss=lsgan", "output.checkpoint_every=1"]),
         ("smoke_gan.yaml", ["model.loss=wgan-gp"]),
         ("smoke_gan.yaml", ["model.loss=wgan-gp", "model.n_critic=3"]),
         ("smoke_gan_regularized.yaml", []),
@@ -50,6 +50,8 @@ def test_gan_configurations_train(config, overrides, tmp_path):
     assert (model.num_classes is not None) == (cfg.data.labels is not None)
     assert all(np.isfinite(v[-1]) for v in result.history.values())
     assert result.samples and result.model_path.is_file()
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.keras"))
+    assert kept == (["epoch_001.keras"] if cfg.output.checkpoint_every else [])
     if cfg.model.ema_decay is not None:
         assert model.ema_generator is not None
     assert ("r1_penalty" in result.history) == (cfg.model.r1_gamma > 0)
