@@ -59,3 +59,30 @@ def test_gan_configurations_train(config, overrides, tmp_path):
     if cfg.train.d_optimizer is not None:
         assert float(model.d_optimizer.learning_rate) == pytest.approx(4e-4)
         assert float(model.g_optimizer.learning_rate) == pytest.approx(1e-4)
+
+
+def test_augment_auto_turns_diffaugment_on_for_small_datasets(tmp_path):
+    from keras_gen.config import AUTO_AUGMENT_BELOW
+    from keras_gen.trainer import build_model, resolve_augment
+
+    small = load_config(CONFIGS / "smoke_gan.yaml", ["model.augment=auto"])
+    assert resolve_augment(small) == "translation,cutout"
+    assert build_model(small).augment == "translation,cutout"
+    large = load_config(
+        CONFIGS / "smoke_gan.yaml",
+        ["model.augment=auto", f"data.num_images={AUTO_AUGMENT_BELOW}"],
+    )
+    assert resolve_augment(large) is None
+    # A folder counts its image files (listed, not decoded).
+    from PIL import Image
+
+    for i in range(3):
+        Image.new("RGB", (8, 8)).save(tmp_path / f"{i}.png")
+    folder = load_config(
+        CONFIGS / "smoke_gan.yaml",
+        ["model.augment=auto", "data.source=folder", f"data.path={tmp_path}"],
+    )
+    assert resolve_augment(folder) == "translation,cutout"
+    explicit = load_config(CONFIGS / "smoke_gan.yaml", ["model.augment=color"])
+    assert resolve_augment(explicit) == "color"
+    assert resolve_augment(load_config(CONFIGS / "smoke_gan.yaml")) is None
