@@ -132,9 +132,9 @@ def conditional_gan(num_classes=3) -> GAN:
     )
     x = keras.layers.Dense(SIZE * SIZE * 3, activation="tanh")(x)
     generator = keras.Model([z_in, label], keras.layers.Reshape((SIZE, SIZE, 3))(x))
-    gan = GAN(generator, build_dcgan_discriminator(SIZE, width=8))
-    gan.num_classes = num_classes
-    return gan
+    return GAN(
+        generator, build_dcgan_discriminator(SIZE, width=8), num_classes=num_classes
+    )
 
 
 def test_conditional_model_adds_a_label_input(tmp_path):

@@ -78,7 +78,9 @@ def test_fit_trains_both_networks_and_logs_metrics():
         "fake_score",
         "real_accuracy",
         "fake_accuracy",
+        "diversity",
     }
+    assert history.history["diversity"][-1] > 0
     assert all(
         0 <= history.history[k][-1] <= 1 for k in ("real_accuracy", "fake_accuracy")
     )

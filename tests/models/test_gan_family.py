@@ -171,7 +171,9 @@ def test_diversity_is_zero_for_a_collapsed_batch_and_one_for_the_data():
 
     real = images(32)
     collapsed = np.repeat(real[:1], 32, axis=0)
-    assert float(batch_diversity(collapsed, real)) == pytest.approx(0.0, abs=1e-6)
+    # ~0 up to float32 rounding of E[x^2] - E[x]^2 (the moments are summed so
+    # that replicas can all-reduce them).
+    assert float(batch_diversity(collapsed, real)) == pytest.approx(0.0, abs=1e-3)
     assert float(batch_diversity(real, real)) == pytest.approx(1.0, rel=1e-5)
     half = np.concatenate([np.repeat(real[:1], 16, 0), np.repeat(real[1:2], 16, 0)])
     assert 0.0 < float(batch_diversity(half, real)) < 1.0
