@@ -195,6 +195,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         real_vs_real=args.real_vs_real,
         image_size=args.image_size,
         latent_seed=args.seed,
+        use_ema=not args.no_ema,
         features=features,
         batch_size=args.batch_size,
         kid_subsets=args.kid_subsets,
@@ -406,6 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--num", type=int, default=10_000, help="images per set (default 10000)"
+    )
+    p.add_argument(
+        "--no-ema",
+        action="store_true",
+        help="GANs: evaluate the trained generator, not its EMA copy",
     )
     p.add_argument(
         "--real-vs-real",

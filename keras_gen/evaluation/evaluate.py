@@ -689,6 +689,7 @@ def evaluate_model(
     real_vs_real: bool = False,
     image_size: int | None = None,
     latent_seed: int = 0,
+    use_ema: bool = True,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Evaluate a keras-gen model (object or ``.keras`` path) against ``data``.
@@ -704,6 +705,9 @@ def evaluate_model(
         image_size: image side when there is no model.
         latent_seed: image i of the model decodes the latent of seed
             ``latent_seed + i``.
+        use_ema: evaluate a GAN's EMA generator when it has one (False: the
+            trained generator itself; the EMA is a passive copy, so this is
+            the model the same run would give without EMA).
         **kwargs: passed to :func:`evaluate`.
 
     Returns:
@@ -729,6 +733,8 @@ def evaluate_model(
     metrics = parse_metrics(metrics)
     if "vae" in metrics and not is_vae:
         raise ValueError("the 'vae' metrics need a VAE model")
+    if not use_ema and getattr(model, "ema_generator", None) is not None:
+        model.ema_generator = None
     fake = generated_source(model, seed=latent_seed) if model is not None else None
     if fake is None and image_size is None:
         raise ValueError("without a model, give the image size (--image-size)")

@@ -265,3 +265,24 @@ def test_cli_floor_only_and_errors(tmp_path, saved_gan, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5" in err
     assert main(["evaluate", "--data", "rooms"]) == 2
+
+
+def test_no_ema_evaluates_the_trained_generator():
+    from keras_gen.evaluation.evaluate import evaluate_model
+    from keras_gen.models import GAN
+    from keras_gen.models.gan.dcgan import (
+        build_dcgan_discriminator,
+        build_dcgan_generator,
+    )
+
+    def model():
+        return GAN(
+            build_dcgan_generator(32, 8, 4, seed=0),
+            build_dcgan_discriminator(32, 4, seed=1),
+            ema_decay=0.9,
+        )
+
+    ema = evaluate_model(model(), "rooms:16", num=8, metrics="fid")
+    raw = evaluate_model(model(), "rooms:16", num=8, metrics="fid", use_ema=False)
+    assert "EMA generator" in ema["generated"]
+    assert "EMA" not in raw["generated"]
