@@ -104,9 +104,7 @@ def list_images(source: str | Path) -> list[Path]:
         return [source]
     if not source.is_dir():
         raise FileNotFoundError(f"{source}: no such image or folder")
-    files = sorted(
-        p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise FileNotFoundError(
             f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"

@@ -30,7 +30,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from keras_gen.callbacks import KLWarmup, ReconstructionGrid, SampleGrid
+from keras_gen.callbacks import (
+    CyclicalKL,
+    KLWarmup,
+    LatentDiagnostics,
+    ReconstructionGrid,
+    SampleGrid,
+)
 from keras_gen.checkpointing import (
     StopOnNonFinite,
     TrainingBackup,
@@ -42,7 +48,7 @@ from keras_gen.export import export_generator
 from keras_gen.models.base import GenerativeModel
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
 from keras_gen.models.gan.gan import GAN
-from keras_gen.models.vae.networks import build_vae_decoder, build_vae_encoder
+from keras_gen.models.vae.networks import VAE_ARCHITECTURES
 from keras_gen.models.vae.vae import VAE
 from keras_gen.utils.images import plot_metrics, read_metrics_csv
 
@@ -195,12 +201,16 @@ def _build_model(config: Config, synchronized_bn: bool) -> GenerativeModel:
             r1_gamma=m.r1_gamma,
             seed=m.seed,
         )
+    build_encoder, build_decoder = VAE_ARCHITECTURES[m.architecture]
     return VAE(
-        build_vae_encoder(m.image_size, m.latent_dim, m.width),
-        build_vae_decoder(m.image_size, m.latent_dim, m.width),
+        build_encoder(m.image_size, m.latent_dim, m.width),
+        build_decoder(m.image_size, m.latent_dim, m.width),
         beta=m.beta,
         likelihood=m.likelihood,
         gaussian_sigma=m.gaussian_sigma,
+        learned_sigma=m.learned_sigma,
+        free_bits=m.free_bits,
+        denoising=m.denoising,
         seed=m.seed,
     )
 
@@ -343,6 +353,49 @@ def distribute_global_batches(
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
+def validation_images(config: Config, value_range) -> Any:
+    """The held-out images of `data.validation_images` (None when 0).
+
+    Rooms are rendered with a seed no training run uses; a folder is read in
+    file order, unaugmented.
+    """
+    d = config.data
+    if not d.validation_images:
+        return None
+    size = config.model.image_size
+    if d.validation_path:
+        from keras_gen.data.folder import image_folder_dataset
+
+        ds = image_folder_dataset(
+            d.validation_path,
+            image_size=size,
+            batch_size=d.validation_images,
+            value_range=value_range,
+            training=False,
+            cache=False,
+            check=d.check,
+            drop_remainder=False,
+        )
+        return next(iter(ds.take(1))).numpy()
+    from keras_gen.data.rooms import render_rooms
+
+    # Offset far from any seed a config uses, so no validation room is a
+    # training room.
+    images, _ = render_rooms(d.validation_images, size=size, seed=d.seed + 1_000_003)
+    low, high = value_range
+    return images.astype("float32") / 255.0 * (high - low) + low
+
+
+def kl_schedule_callback(config: Config) -> keras.callbacks.Callback | None:
+    """The callback of `model.kl_schedule` (None for "constant")."""
+    m = config.model
+    if m.kl_schedule == "warmup":
+        return KLWarmup(m.kl_warmup_steps)
+    if m.kl_schedule == "cyclical":
+        return CyclicalKL(m.kl_cycle_steps, m.kl_cycle_ratio)
+    return None
+
+
 def resolve_work_dir(config: Config, work_dir: str | Path | None = None) -> Path:
     return Path(work_dir or config.output.work_dir.format(name=config.name))
 
@@ -463,6 +516,19 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         StopOnNonFinite(),
         TrainingBackup(backup_dir, every=config.train.backup_every),
     ]
+    val_images = None
+    if isinstance(model, VAE):
+        val_images = validation_images(config, model.value_range)
+        if is_chief:
+            # Before the CSV logger, which then records `active_units`.
+            fixed = val_images
+            if fixed is None:
+                num = min(256, config.data.num_images or 256)
+                try:
+                    fixed = first_images(config, model.value_range, num)
+                except StopIteration:  # fewer images than `num`: one batch less
+                    fixed = first_images(config, model.value_range, 16)
+            callbacks.append(LatentDiagnostics(fixed))
     if is_chief:
         callbacks += [
             SampleGrid(samples_dir, out.num_samples, out.sample_every, scale=2),
@@ -476,8 +542,18 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
             )
         if out.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
-    if isinstance(model, VAE) and config.model.kl_warmup_steps:
-        callbacks.append(KLWarmup(config.model.kl_warmup_steps))
+    schedule = kl_schedule_callback(config) if isinstance(model, VAE) else None
+    if schedule is not None:
+        # First, so the KL weight is set before anything logs it.
+        callbacks.insert(0, schedule)
+    validation = {}
+    if val_images is not None and not isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ):
+        validation = {
+            "validation_data": val_images,
+            "validation_batch_size": batch_size,
+        }
 
     history = model.fit(
         fit_data,
@@ -487,6 +563,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         callbacks=callbacks,
         verbose=out.verbose if is_chief else 0,
         shuffle=False,  # the dataset shuffles itself
+        **validation,
     )
 
     model_path = work_dir / "model.keras"

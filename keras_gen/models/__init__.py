@@ -2,6 +2,14 @@
 
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.gan.gan import GAN
+from keras_gen.models.vae.dae import DenoisingAutoencoder
 from keras_gen.models.vae.vae import VAE, Sampling
 
-__all__ = ["GAN", "VAE", "GenerativeModel", "Sampling", "latents_from_seeds"]
+__all__ = [
+    "GAN",
+    "VAE",
+    "DenoisingAutoencoder",
+    "GenerativeModel",
+    "Sampling",
+    "latents_from_seeds",
+]

@@ -48,12 +48,10 @@ def build_dae_network(
     x = keras.layers.Conv2DTranspose(
         width, 4, 2, padding="same", activation="relu", name="up"
     )(x)
-    x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="out0")(
+    x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="out0")(x)
+    out = keras.layers.Conv2D(channels, 3, padding="same", dtype="float32", name="out")(
         x
     )
-    out = keras.layers.Conv2D(
-        channels, 3, padding="same", dtype="float32", name="out"
-    )(x)
     return keras.Model(images, out, name=name)
 
 
