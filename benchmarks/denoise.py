@@ -1,7 +1,7 @@
 """Denoising benchmark: a denoising autoencoder against classical denoisers.
 
-Trains a `DenoisingAutoencoder` (fully convolutional, no skip connections,
-residual output) on random 32x32 crops (4x cheaper steps; the network denoises
+Trains a `DenoisingAutoencoder` (fully convolutional, full resolution, no
+skip connections, residual output) on random 32x32 crops (4x cheaper steps; the network denoises
 whole photos) of the train split of rooms64/bedroom (64 px bedroom photos;
 split in `benchmarks/common.py`), then adds Gaussian noise of sigma 0.1
 (seeded) to the held-back test split and reports PSNR and SSIM of
@@ -101,7 +101,7 @@ def ssim(clean, other):
 def train_model(train, args, out: Path):
     keras.utils.set_random_seed(0)
     model = DenoisingAutoencoder(
-        build_dae_network(args.width, args.depth),
+        build_dae_network(args.width, args.depth, downsample=args.downsample),
         {"noise": "gaussian", "sigma": args.train_sigma},
         seed=0,
     )
@@ -135,7 +135,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--depth", type=int, default=5)
+    parser.add_argument(
+        "--downsample",
+        action="store_true",
+        help="strided half-resolution middle (default: full resolution)",
+    )
     parser.add_argument(
         "--crop", type=int, default=32, help="side of the random training crops"
     )
@@ -201,6 +206,7 @@ def main() -> None:
         "model": {
             "width": args.width,
             "depth": args.depth,
+            "downsample": args.downsample,
             "train_sigma": args.train_sigma,
             "crop": args.crop,
             "params": int(model.count_params()),

@@ -12,20 +12,29 @@ from keras_gen.models.vae.corruption import corrupt, normalize_spec
 
 
 def build_dae_network(
-    width: int = 32, depth: int = 4, channels: int = 3, name: str = "dae"
+    width: int = 32,
+    depth: int = 4,
+    channels: int = 3,
+    downsample: bool = True,
+    name: str = "dae",
 ) -> keras.Model:
-    """Conv encoder/decoder without skip connections, for images of any even size.
+    """Conv encoder/decoder without skip connections, for images of any size.
 
-    Two 3x3 convolutions at full resolution, a strided convolution to half
-    resolution with `2 * width` filters, `depth` 3x3 convolutions there, a
-    transposed convolution back and two 3x3 convolutions to `channels`
-    outputs. No dense bottleneck: the input size is free, so whole photos
-    are denoised in one pass (sides must be even; `denoise_image` pads).
+    With `downsample` (the default): two 3x3 convolutions at full resolution,
+    a strided convolution to half resolution with `2 * width` filters,
+    `depth` 3x3 convolutions there, a transposed convolution back and two
+    3x3 convolutions to `channels` outputs (image sides must be even;
+    `keras_gen.denoise` pads). Without: `depth + 2` 3x3 convolutions of
+    `width` filters at full resolution (a DnCNN-like stack), which keeps the
+    pixel detail that a strided bottleneck loses; at equal cost it denoised
+    better in `benchmarks/denoise.py`. No dense layer: the input size is
+    free, so whole photos are denoised in one pass.
 
     Args:
         width: filters at full resolution (twice that at half resolution).
-        depth: convolutions at half resolution.
+        depth: convolutions at half resolution (or inner full-resolution ones).
         channels: image channels.
+        downsample: use the strided half-resolution middle.
         name: model name.
 
     Example:
@@ -37,17 +46,25 @@ def build_dae_network(
     x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="in0")(
         images
     )
-    x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="in1")(x)
-    x = keras.layers.Conv2D(
-        2 * width, 4, 2, padding="same", activation="relu", name="down"
-    )(x)
+    if downsample:
+        x = keras.layers.Conv2D(
+            width, 3, padding="same", activation="relu", name="in1"
+        )(x)
+        x = keras.layers.Conv2D(
+            2 * width, 4, 2, padding="same", activation="relu", name="down"
+        )(x)
     for i in range(depth):
         x = keras.layers.Conv2D(
-            2 * width, 3, padding="same", activation="relu", name=f"mid{i}"
+            2 * width if downsample else width,
+            3,
+            padding="same",
+            activation="relu",
+            name=f"mid{i}",
         )(x)
-    x = keras.layers.Conv2DTranspose(
-        width, 4, 2, padding="same", activation="relu", name="up"
-    )(x)
+    if downsample:
+        x = keras.layers.Conv2DTranspose(
+            width, 4, 2, padding="same", activation="relu", name="up"
+        )(x)
     x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="out0")(x)
     out = keras.layers.Conv2D(channels, 3, padding="same", dtype="float32", name="out")(
         x
