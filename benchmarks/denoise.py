@@ -3,8 +3,8 @@
 Trains a `DenoisingAutoencoder` (fully convolutional, full resolution, no
 skip connections, residual output) on random 32x32 crops (4x cheaper steps;
 the network denoises whole photos) of the train split of rooms64/bedroom
-(64 px bedroom photos; split in `benchmarks/common.py`), then adds Gaussian noise of sigma 0.1
-(seeded) to the held-back test split and reports PSNR and SSIM of
+(64 px bedroom photos; split in `benchmarks/common.py`), then adds Gaussian
+noise of sigma 0.1 (seeded) to the held-back test split and reports PSNR and SSIM of
 
 - the noisy input,
 - the model's output,
