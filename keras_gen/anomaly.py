@@ -9,7 +9,12 @@ anything else, so a high score flags an anomaly. Scores, per image:
 - `feature`: mean squared distance between the image's and the
   reconstruction's features from the fixed random conv net
   (`keras_gen.evaluation.features.RandomConvFeatures`, no download): layout
-  and texture errors rather than pixel misalignment.
+  and texture errors rather than pixel misalignment;
+- `complexity`: negative ELBO in bits/dim minus the image's PNG size in
+  bits/dim (Serra et al., ICLR 2020). Likelihood models give simple images
+  (plain walls, white bathrooms) a high likelihood whatever they were
+  trained on; subtracting a generic compressor's code length removes that
+  bias and keeps what is specific to the training data.
 
 `fit_threshold` sets the threshold at the (1 - fpr) quantile of scores of
 held-out NORMAL images, so that a fraction `fpr` of normal images is flagged.
@@ -28,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-SCORES = ("nelbo", "pixel", "feature")
+SCORES = ("nelbo", "pixel", "feature", "complexity")
 
 
 def sidecar_path(model_path: str | Path) -> Path:
@@ -86,8 +91,14 @@ def compute_scores(
         features = RandomConvFeatures(input_size=max(size, 32))
     for i in range(0, len(images), batch_size):
         x = images[i : i + batch_size]
+        if "nelbo" in kinds or "complexity" in kinds:
+            nelbo = np.asarray(model.negative_elbo(x), np.float64)
         if "nelbo" in kinds:
-            out["nelbo"].append(np.asarray(model.negative_elbo(x), np.float64))
+            out["nelbo"].append(nelbo)
+        if "complexity" in kinds:
+            dims = np.prod(x.shape[1:])
+            bits = nelbo / (dims * np.log(2.0))
+            out["complexity"].append(bits - png_bits_per_dim(_to_uint8(x)))
         if "pixel" in kinds or "feature" in kinds:
             recon = np.asarray(model.reconstruct(x), np.float32)
         if "pixel" in kinds:
@@ -97,6 +108,20 @@ def compute_scores(
             fr = features(_to_uint8(recon))
             out["feature"].append(np.mean((fx - fr) ** 2, axis=1).astype(np.float64))
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+
+
+def png_bits_per_dim(images: np.ndarray) -> np.ndarray:
+    """Lossless PNG code length of each uint8 image, in bits per dimension."""
+    import io
+
+    from PIL import Image
+
+    out = np.empty(len(images), np.float64)
+    for i, image in enumerate(images):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG", optimize=True)
+        out[i] = 8.0 * buffer.tell() / image.size
+    return out
 
 
 def _to_uint8(images: np.ndarray) -> np.ndarray:

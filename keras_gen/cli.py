@@ -530,7 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("data", help="image or folder (sub-folders are groups)")
     q.add_argument("--out", required=True, help="CSV file (plots beside it)")
     q.add_argument(
-        "--scores", default="nelbo,pixel,feature", help="comma-separated scores"
+        "--scores",
+        default="nelbo,pixel,feature",
+        help="comma-separated: nelbo, pixel, feature, complexity",
     )
     q.add_argument(
         "--normal",

@@ -66,7 +66,10 @@ def test_scores_rank_noise_above_the_training_images(tmp_path):
     noise = rng.uniform(size=(16, 32, 32, 3)).astype("float32")
     normal = anomaly.compute_scores(vae, smooth[:16])
     odd = anomaly.compute_scores(vae, noise)
-    for kind in anomaly.SCORES:
+    assert set(normal) == set(anomaly.SCORES)
+    # Not `complexity`: uniform noise is also maximally complex for PNG, the
+    # case that score is designed to discount.
+    for kind in ("nelbo", "pixel", "feature"):
         assert normal[kind].shape == (16,)
         assert anomaly.roc_auc(normal[kind], odd[kind]) > 0.9, kind
     np.testing.assert_allclose(
@@ -74,8 +77,15 @@ def test_scores_rank_noise_above_the_training_images(tmp_path):
     )
     with pytest.raises(ValueError, match=r"\[N, 32, 32, C\]"):
         anomaly.compute_scores(vae, np.zeros((2, 16, 16, 3)))
-    with pytest.raises(ValueError, match="nelbo, pixel, feature"):
+    with pytest.raises(ValueError, match="nelbo, pixel, feature, complexity"):
         anomaly.compute_scores(vae, smooth[:2], ["elbo"])
+
+
+def test_png_complexity_orders_flat_below_noisy_images():
+    flat = np.full((1, 32, 32, 3), 120, np.uint8)
+    noisy = np.random.default_rng(0).integers(0, 255, (1, 32, 32, 3), np.uint8)
+    flat_bits, noisy_bits = anomaly.png_bits_per_dim(np.concatenate([flat, noisy]))
+    assert flat_bits < 0.5 < 7.0 < noisy_bits
 
 
 def test_sidecar_round_trip_and_bad_file(tmp_path):
