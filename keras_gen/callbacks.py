@@ -38,6 +38,13 @@ class SampleGrid(keras.callbacks.Callback):
 
     def _write(self, tag: str) -> Path:
         z = latents_from_seeds(np.arange(self.num_images), self.model.latent_dim)
+        labels = self.model.class_ids(None, self.num_images)
+        if labels is not None:
+            # One class per column of the (square) grid: images of a class
+            # line up, so a class the generator ignores is easy to spot.
+            columns = int(np.ceil(np.sqrt(self.num_images)))
+            labels = (np.arange(self.num_images) % columns) % self.model.num_classes
+            z = [z, keras.ops.convert_to_tensor(labels, "int32")]
         images = self.model.decode_latents(z, training=False)
         path = self.directory / f"samples_{tag}.png"
         save_image_grid(
@@ -49,6 +56,32 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:
             self._write(f"epoch_{epoch + 1:03d}")
+
+
+class KeepCheckpoints(keras.callbacks.Callback):
+    """Saves `epoch_NNN.keras` every `every` epochs and keeps them all.
+
+    `ModelCheckpoint` keeps one file; these let one run be evaluated at
+    several training budgets (the learning rate is constant, so the model
+    after epoch k is what a k-epoch run would have given).
+
+    Args:
+        directory: folder of the files.
+        every: epochs between two saves.
+
+    Example:
+    >>> cb = KeepCheckpoints("runs/demo/checkpoints", every=10)
+    """
+
+    def __init__(self, directory, every: int):
+        super().__init__()
+        self.directory = Path(directory)
+        self.every = every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.model.save(self.directory / f"epoch_{epoch + 1:03d}.keras")
 
 
 class ReconstructionGrid(keras.callbacks.Callback):

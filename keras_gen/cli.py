@@ -52,8 +52,14 @@ def resolve_saved_model(path: Path) -> Path:
     return versions[-1]
 
 
-def sample_images(model_path: str | Path, num: int, seed: int = 0) -> np.ndarray:
-    """uint8 images of seeds `seed .. seed+num-1` from a .keras file or SavedModel."""
+def sample_images(
+    model_path: str | Path, num: int, seed: int = 0, label: str | None = None
+) -> np.ndarray:
+    """uint8 images of seeds `seed .. seed+num-1` from a .keras file or SavedModel.
+
+    `label` (a class name or id) picks the class of a conditional model; without
+    it a conditional model cycles through its classes.
+    """
     path = Path(model_path)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")
@@ -64,11 +70,34 @@ def sample_images(model_path: str | Path, num: int, seed: int = 0) -> np.ndarray
         import keras_gen.models  # noqa: F401  (registers the classes)
 
         model = keras.saving.load_model(path)
-        return model.generate_uint8(num, seed=seed)
+        if label is not None and not model.num_classes:
+            raise ValueError(f"--label {label!r}: {path} is not a conditional model")
+        return model.generate_uint8(num, seed=seed, labels=label)
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(resolve_saved_model(path)))
-    return loaded.signatures["generate"](seed=tf.constant(seeds))["images"].numpy()
+    from keras_gen.export import read_class_names
+
+    saved = resolve_saved_model(path)
+    signature = tf.saved_model.load(str(saved)).signatures["generate"]
+    inputs = {"seed": tf.constant(seeds)}
+    if "label" in signature.structured_input_signature[1]:
+        names = read_class_names(saved)
+        ids = _class_ids(label, names, num)
+        inputs["label"] = tf.constant(ids, tf.int64)
+    elif label is not None:
+        raise ValueError(f"--label {label!r}: {saved} is not a conditional model")
+    return signature(**inputs)["images"].numpy()
+
+
+def _class_ids(label: str | None, names: list[str], num: int) -> np.ndarray:
+    """Class ids for a SavedModel's `label` input (cycling when `label` is None)."""
+    if label is None:
+        return np.arange(num) % len(names)
+    if label in names:
+        return np.full(num, names.index(label))
+    if label.isdigit() and int(label) < len(names):
+        return np.full(num, int(label))
+    raise ValueError(f"unknown class {label!r}; classes: {', '.join(names)}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -95,7 +124,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--seeds must be comma-separated integers, got {args.seeds!r}"
         ) from None
-    out = interpolate(args.model, args.out, seeds, steps=args.steps)
+    out = interpolate(args.model, args.out, seeds, steps=args.steps, label=args.label)
     print(f"[keras-gen] wrote interpolation through seeds {seeds} to {out}")
     return 0
 
@@ -106,7 +135,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .png or .npz, got {out}")
     if args.num < 1:
         raise ValueError(f"--num must be >= 1, got {args.num}")
-    images = sample_images(args.model, args.num, args.seed)
+    images = sample_images(args.model, args.num, args.seed, label=args.label)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
         np.savez_compressed(
@@ -451,6 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, default=0, help="first seed; image i uses seed+i"
     )
+    p.add_argument(
+        "--label",
+        help="conditional models: class name (e.g. kitchen) or id of every "
+        "image (default: the classes in turn)",
+    )
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("interpolate", help="latent interpolation grid or animation")
@@ -462,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", default="0,1,2,3", help="comma-separated seeds to pass through"
     )
     p.add_argument("--steps", type=int, default=8, help="images per segment")
+    p.add_argument(
+        "--label", help="conditional models: class name or id (default: the first)"
+    )
     p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser(

@@ -47,7 +47,7 @@ class ModelConfig:
     """
 
     type: Literal["gan", "vae"] = "gan"
-    architecture: Literal["dcgan", "conv", "residual"] = "dcgan"
+    architecture: Literal["dcgan", "resnet", "conv", "residual"] = "dcgan"
     image_size: Literal[32, 64, 128] = 64
     latent_dim: int = 100
     width: int = 64
@@ -59,6 +59,7 @@ class ModelConfig:
     ema_decay: float | None = None
     augment: str | None = None
     r1_gamma: float = 0.0
+    n_critic: int = 1
     # VAE
     beta: float = 1.0
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
@@ -72,19 +73,19 @@ class ModelConfig:
     denoising: dict | None = None
 
     def validate(self, where: str) -> None:
-        _positive(self, where, "latent_dim", "width")
+        _positive(self, where, "latent_dim", "width", "n_critic")
         if self.type == "vae" and self.architecture == "dcgan":
-            # The VAE has one architecture; "dcgan" is just the GAN default.
+            # "dcgan" is just the GAN default; the VAE's is "conv".
             self.architecture = "conv"
         if self.type == "vae" and self.architecture not in ("conv", "residual"):
             raise ConfigError(
                 f"{where}.architecture: {self.architecture!r} is not a VAE "
                 "architecture; allowed: 'conv', 'residual'."
             )
-        if self.type == "gan" and self.architecture != "dcgan":
+        if self.type == "gan" and self.architecture not in ("dcgan", "resnet"):
             raise ConfigError(
                 f"{where}.architecture: {self.architecture!r} is not a GAN "
-                "architecture; allowed: 'dcgan'."
+                "architecture; allowed: 'dcgan', 'resnet'."
             )
         if self.augment:
             from keras_gen.models.gan.augment import parse_policy
@@ -152,6 +153,9 @@ class DataConfig:
     bits/dim, and the active latent units): images of the folder
     `validation_path`, or for `source: rooms` rooms rendered with another
     seed (never in the training set).
+    `labels` makes the model conditional on a class: `inferred` for a folder
+    whose sub-folders are the classes, or an integer label of the procedural
+    rooms (`has_bed`, `floor_texture`, `num_windows`, ...).
     """
 
     source: Literal["rooms", "folder", "tfds", "tfrecord"] = "rooms"
@@ -173,8 +177,10 @@ class DataConfig:
     threads: int | None = None
     validation_images: int = 0
     validation_path: str | None = None
+    labels: str | None = None
 
     def validate(self, where: str) -> None:
+        self._validate_labels(where)
         if self.validation_images < 0:
             raise ConfigError(f"{where}.validation_images must be >= 0.")
         if (
@@ -207,6 +213,29 @@ class DataConfig:
             _positive(self, where, "num_images")
         _positive(self, where, "shuffle_buffer")
 
+
+    def _validate_labels(self, where: str) -> None:
+        if self.labels is None:
+            return
+        if self.source == "folder":
+            if self.labels != "inferred":
+                raise ConfigError(
+                    f"{where}.labels: {self.labels!r}; a folder's labels are its "
+                    "class sub-folders: allowed: 'inferred' (or null)."
+                )
+            return
+        if self.source == "rooms":
+            from keras_gen.data.rooms import class_names
+
+            try:
+                class_names(self.labels)
+            except ValueError as err:
+                raise ConfigError(f"{where}.labels: {err}") from None
+            return
+        raise ConfigError(
+            f"{where}.labels: class labels are read from 'folder' (inferred "
+            f"from sub-folders) and 'rooms' sources, not {self.source!r}."
+        )
 
 @dataclass
 class OptimizerConfig:
@@ -274,9 +303,14 @@ class OutputConfig:
     sample_every: int = 1
     tensorboard: bool = True
     verbose: Literal[0, 1, 2] = 1
+    # Keep `checkpoints/epoch_NNN.keras` every this many epochs (null: only
+    # the latest model.keras), e.g. to evaluate one run at several budgets.
+    checkpoint_every: int | None = None
 
     def validate(self, where: str) -> None:
         _positive(self, where, "num_samples", "sample_every")
+        if self.checkpoint_every is not None:
+            _positive(self, where, "checkpoint_every")
 
 
 @dataclass
@@ -292,6 +326,11 @@ class Config:
     def validate(self, where: str = "") -> None:
         if not self.name or "/" in self.name:
             raise ConfigError("name must be a non-empty string without '/'.")
+        if self.data.labels is not None and self.model.type != "gan":
+            raise ConfigError(
+                "data.labels: conditional models are GANs for now; "
+                f"model.type is {self.model.type!r}."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -26,7 +26,9 @@ GAN (the EMA generator if the model has `ema_generator`, else `generator`):
   named `png` would be written as raw bytes into a JSON string).
 - A conditional model (`model.num_classes` set, generator called on
   `[z, label]`) adds `label` int64 `[None]` to these three (class ids,
-  checked to be in `[0, num_classes)`, one per row). Conditional VAEs are
+  checked to be in `[0, num_classes)`, one per row). The class name of each
+  id is in `<version>/assets.extra/keras_gen_classes.json`
+  (`{"class_names": [...]}`, see `read_class_names`). Conditional VAEs are
   not supported yet.
 
 VAE (decoder for the generating signatures, encoder for the others):
@@ -60,6 +62,7 @@ and no control flow, so tf2onnx and the TFLite converter handle it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -76,6 +79,8 @@ from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
 
 MODELS_CONFIG = "models.config"
+#: File of a conditional model's class names in `<version>/assets.extra/`.
+CLASS_NAMES_FILE = "keras_gen_classes.json"
 
 GAN_SIGNATURES = ("serving_default", "generate", "generate_png")
 VAE_SIGNATURES = (
@@ -534,6 +539,15 @@ def export_generator(
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
     try:
         archive.write_out(str(tmp), verbose=False)
+        class_names = getattr(model, "class_names", None)
+        if class_names:
+            # assets.extra/ is the SavedModel folder for files TF Serving
+            # ignores; clients read the class of each label id from it.
+            extra = tmp / "assets.extra"
+            extra.mkdir(exist_ok=True)
+            (extra / CLASS_NAMES_FILE).write_text(
+                json.dumps({"class_names": list(class_names)}, indent=1) + "\n"
+            )
         # mkdtemp makes the folder private (0700); a server running as
         # another user must be able to read it, as with a plain mkdir.
         umask = os.umask(0)
@@ -551,6 +565,19 @@ def export_generator(
     if write_config:
         write_models_config(export_dir, base_path)
     return path
+
+
+def read_class_names(saved_model: str | Path) -> list[str]:
+    """Class names of an exported conditional model, by label id.
+
+    Raises:
+        FileNotFoundError: the export has no class list (not conditional, or
+            exported by an older keras-gen).
+    """
+    path = Path(saved_model) / "assets.extra" / CLASS_NAMES_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no class names in this export")
+    return list(json.loads(path.read_text())["class_names"])
 
 
 def load_for_export(source: str | Path) -> GenerativeModel:

@@ -60,8 +60,14 @@ class _Decoder:
         return np.asarray(self.fn(np.asarray(z, np.float32)))
 
 
-def load_decoder(model_path: str | Path) -> tuple[_Decoder, int]:
-    """A latent decoder from a `.keras` file or a SavedModel (`serving_default`)."""
+def load_decoder(
+    model_path: str | Path, label: str | None = None
+) -> tuple[_Decoder, int]:
+    """A latent decoder from a `.keras` file or a SavedModel (`serving_default`).
+
+    A conditional model decodes every latent as class `label` (a name or id;
+    default: the first class).
+    """
     path = Path(model_path)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")
@@ -72,26 +78,40 @@ def load_decoder(model_path: str | Path) -> tuple[_Decoder, int]:
         from keras_gen.models.base import images_to_uint8
 
         model = keras.saving.load_model(path)
+        if label is not None and not model.num_classes:
+            raise ValueError(f"label {label!r}: {path} is not a conditional model")
+        class_id = None
+        if model.num_classes:
+            class_id = model.class_ids(0 if label is None else label, 1)
 
         def fn(z):
-            return images_to_uint8(model.predict(z, verbose=0), model.value_range)
+            inputs = z if class_id is None else [z, np.repeat(class_id, len(z))]
+            return images_to_uint8(
+                model.predict(inputs, verbose=0), model.value_range
+            )
 
-        shape = tuple(
-            model.decode_latents(np.zeros((1, model.latent_dim), "float32")).shape[1:]
-        )
+        shape = tuple(fn(np.zeros((1, model.latent_dim), "float32")).shape[1:])
         return _Decoder(fn, model.latent_dim, shape), model.latent_dim
     import tensorflow as tf
 
-    from keras_gen.cli import resolve_saved_model
+    from keras_gen.cli import _class_ids, resolve_saved_model
+    from keras_gen.export import read_class_names
 
-    signature = tf.saved_model.load(str(resolve_saved_model(path))).signatures[
-        "serving_default"
-    ]
-    spec = signature.structured_input_signature[1]["z"]
-    latent_dim = int(spec.shape[-1])
+    saved = resolve_saved_model(path)
+    signature = tf.saved_model.load(str(saved)).signatures["serving_default"]
+    specs = signature.structured_input_signature[1]
+    latent_dim = int(specs["z"].shape[-1])
+    extra = {}
+    if "label" in specs:
+        names = read_class_names(saved)
+        class_id = _class_ids("0" if label is None else str(label), names, 1)[0]
+    elif label is not None:
+        raise ValueError(f"label {label!r}: {saved} is not a conditional model")
 
     def fn(z):
-        return signature(z=tf.constant(z))["images"].numpy()
+        if "label" in specs:
+            extra["label"] = tf.fill([len(z)], tf.constant(class_id, tf.int64))
+        return signature(z=tf.constant(z), **extra)["images"].numpy()
 
     shape = tuple(fn(np.zeros((1, latent_dim), "float32")).shape[1:])
     return _Decoder(fn, latent_dim, shape), latent_dim
@@ -103,6 +123,7 @@ def interpolate(
     seeds: list[int],
     steps: int = 8,
     frame_ms: int = 80,
+    label: str | None = None,
 ) -> Path:
     """Write a PNG grid (one row per pair of seeds) or an animated GIF.
 
@@ -112,6 +133,7 @@ def interpolate(
         seeds: the seeds to pass through, in order.
         steps: images per segment, end points included.
         frame_ms: GIF frame duration.
+        label: class (name or id) of a conditional model (default: the first).
     """
     from PIL import Image
 
@@ -120,7 +142,7 @@ def interpolate(
     out = Path(out)
     if out.suffix not in (".png", ".gif"):
         raise ValueError(f"--out must end in .png or .gif, got {out}")
-    decode, latent_dim = load_decoder(model_path)
+    decode, latent_dim = load_decoder(model_path, label)
     z = interpolation_latents(latent_dim, seeds, steps)
     images = decode(z.reshape(-1, latent_dim)).reshape(
         *z.shape[:2], *decode.image_shape

@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_gen.callbacks import (
     CyclicalKL,
+    KeepCheckpoints,
     KLWarmup,
     LatentDiagnostics,
     ReconstructionGrid,
@@ -48,6 +50,10 @@ from keras_gen.export import export_generator
 from keras_gen.models.base import GenerativeModel
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
 from keras_gen.models.gan.gan import GAN
+from keras_gen.models.gan.resnet import (
+    build_resnet_discriminator,
+    build_resnet_generator,
+)
 from keras_gen.models.vae.networks import VAE_ARCHITECTURES
 from keras_gen.models.vae.vae import VAE
 from keras_gen.utils.images import plot_metrics, read_metrics_csv
@@ -165,40 +171,89 @@ def dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
-def build_model(config: Config, synchronized_bn: bool = False) -> GenerativeModel:
+def class_names_of(config: Config) -> list[str] | None:
+    """Class names of the configured data's labels (None without `data.labels`).
+
+    Found without building the input pipeline (a folder is only listed), so
+    the model can be built with the right number of classes first.
+    """
+    d = config.data
+    if d.labels is None:
+        return None
+    if d.source == "rooms":
+        from keras_gen.data.rooms import class_names
+
+        return list(class_names(d.labels))
+    from keras_gen.data.folder import inferred_class_names
+
+    return inferred_class_names(d.path)
+
+
+def build_model(
+    config: Config,
+    synchronized_bn: bool = False,
+    class_names: list[str] | None = None,
+) -> GenerativeModel:
     """An uncompiled `GAN` or `VAE` as the config describes.
 
     Layers take the dtype policy of `train.precision`; the networks keep
     their last layers (tanh, logits, posterior heads) and every loss in
-    float32.
+    float32. `class_names` makes a conditional GAN (see `class_names_of`).
     """
     with dtype_policy(config.train.precision):
-        return _build_model(config, synchronized_bn)
+        return _build_model(config, synchronized_bn, class_names)
 
 
-def _build_model(config: Config, synchronized_bn: bool) -> GenerativeModel:
+def _build_model(
+    config: Config, synchronized_bn: bool, class_names: list[str] | None
+) -> GenerativeModel:
     m = config.model
     if m.type == "gan":
-        return GAN(
-            build_dcgan_generator(
+        num_classes = len(class_names) if class_names else None
+        d_seed = None if m.seed is None else m.seed + 1
+        if m.architecture == "resnet":
+            generator = build_resnet_generator(
                 m.image_size,
                 m.latent_dim,
                 m.width,
                 synchronized_bn=synchronized_bn,
+                num_classes=num_classes,
                 seed=m.seed,
-            ),
-            build_dcgan_discriminator(
+            )
+            discriminator = build_resnet_discriminator(
+                m.image_size,
+                m.width,
+                spectral_norm=m.spectral_norm,
+                num_classes=num_classes,
+                seed=d_seed,
+            )
+        else:
+            generator = build_dcgan_generator(
+                m.image_size,
+                m.latent_dim,
+                m.width,
+                synchronized_bn=synchronized_bn,
+                num_classes=num_classes,
+                seed=m.seed,
+            )
+            discriminator = build_dcgan_discriminator(
                 m.image_size,
                 m.width,
                 synchronized_bn=synchronized_bn,
                 spectral_norm=m.spectral_norm,
-                seed=None if m.seed is None else m.seed + 1,
-            ),
+                num_classes=num_classes,
+                seed=d_seed,
+            )
+        return GAN(
+            generator,
+            discriminator,
             loss=m.loss,
             gradient_penalty_weight=m.gradient_penalty_weight,
             ema_decay=m.ema_decay,
             augment=m.augment,
             r1_gamma=m.r1_gamma,
+            n_critic=m.n_critic,
+            class_names=class_names,
             seed=m.seed,
         )
     build_encoder, build_decoder = VAE_ARCHITECTURES[m.architecture]
@@ -264,10 +319,14 @@ def build_dataset(
         cache_dir = (
             os.path.expanduser(d.render_cache_dir) if d.render_cache_dir else None
         )
-        images, _ = render_rooms(
+        images, table = render_rooms(
             d.num_images, size=size, seed=d.seed, cache_dir=cache_dir, progress=True
         )
-        ds = tf.data.Dataset.from_tensor_slices(images)
+        if d.labels is None:
+            ds = tf.data.Dataset.from_tensor_slices(images)
+        else:
+            labels = np.asarray(table[d.labels], dtype=np.int32)
+            ds = tf.data.Dataset.from_tensor_slices((images, labels))
         # Already decoded in memory: a tf.data cache would only copy it.
         ds = finalize_dataset(
             ds,
@@ -306,6 +365,7 @@ def build_dataset(
         seed=d.seed,
         check=d.check,
         repeat=repeat,
+        labels="inferred" if d.labels else None,
         return_info=True,
     )
     num = (
@@ -339,10 +399,16 @@ def distribute_global_batches(
         local_replicas = strategy.num_replicas_in_sync // context.num_input_pipelines
         start = context.input_pipeline_id * local_replicas * per_replica
 
-        def split(images):
-            mine = images[start : start + local_replicas * per_replica]
-            shape = tf.concat([[local_replicas, per_replica], tf.shape(images)[1:]], 0)
-            return tf.data.Dataset.from_tensor_slices(tf.reshape(mine, shape))
+        def split(*batch):
+            def rows(x):
+                mine = x[start : start + local_replicas * per_replica]
+                shape = tf.concat([[local_replicas, per_replica], tf.shape(x)[1:]], 0)
+                return tf.reshape(mine, shape)
+
+            mine = tuple(rows(x) for x in batch)
+            return tf.data.Dataset.from_tensor_slices(
+                mine[0] if len(mine) == 1 else mine
+            )
 
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
@@ -478,8 +544,16 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         f"{type(strategy).__name__}, {config.train.precision}"
     )
 
+    class_names = class_names_of(config)
+    if class_names:
+        say(f"[keras-gen] conditional on {len(class_names)} classes: {class_names}")
+    # WGAN-GP's n_critic discriminator updates per step each take a batch.
+    n_critic = config.model.n_critic if config.model.type == "gan" else 1
+    data_batch = batch_size * n_critic
     with strategy.scope():
-        model = build_model(config, synchronized_bn=replicas > 1)
+        model = build_model(
+            config, synchronized_bn=replicas > 1, class_names=class_names
+        )
         compile_model(model, config)
         record = restore_latest(model, backup_dir)
     initial_epoch = record["epoch"] if record else 0
@@ -492,12 +566,12 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         # The shuffle and flips of a seeded stream are reproducible for the
         # first iterator of a freshly built dataset object, so every consumer
         # builds its own.
-        ds, count = build_dataset(config, model.value_range, batch_size, repeat=True)
-        steps = config.train.steps_per_epoch or count // batch_size
+        ds, count = build_dataset(config, model.value_range, data_batch, repeat=True)
+        steps = config.train.steps_per_epoch or count // data_batch
         if steps < 1:
             raise ConfigError(
-                f"data has {count} images, fewer than one batch of {batch_size}; "
-                "lower train.batch_size or add data."
+                f"data has {count} images, fewer than one batch of {data_batch}; "
+                "lower train.batch_size (or model.n_critic) or add data."
             )
         # Skipping the batches of finished epochs gives a resumed run the
         # batches it would have seen.
@@ -506,7 +580,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
     fit_data, steps_per_epoch = training_stream()
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         fit_data = distribute_global_batches(
-            strategy, lambda: training_stream()[0], batch_size
+            strategy, lambda: training_stream()[0], data_batch
         )
 
     out = config.output
@@ -535,6 +609,10 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
             keras.callbacks.CSVLogger(str(metrics_csv), append=initial_epoch > 0),
             keras.callbacks.ModelCheckpoint(str(work_dir / "model.keras")),
         ]
+        if out.checkpoint_every:
+            callbacks.append(
+                KeepCheckpoints(work_dir / "checkpoints", out.checkpoint_every)
+            )
         if isinstance(model, VAE):
             fixed = first_images(config, model.value_range, 16)
             callbacks.append(
@@ -586,7 +664,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         metrics_plot=metrics_plot,
         history=metrics,
         seconds=time.perf_counter() - start,
-        images_seen=training_step(model) * batch_size,
+        images_seen=training_step(model) * data_batch,
         model=model,
     )
     if is_chief:

@@ -21,22 +21,40 @@ QUICK = [
 @pytest.mark.parametrize(
     "config, overrides",
     [
-        ("smoke_gan.yaml", ["model.loss=lsgan"]),
+        ("smoke_gan.yaml", ["model.loss=lsgan", "output.checkpoint_every=1"]),
         ("smoke_gan.yaml", ["model.loss=wgan-gp"]),
+        ("smoke_gan.yaml", ["model.loss=wgan-gp", "model.n_critic=3"]),
         ("smoke_gan_regularized.yaml", []),
+        ("smoke_gan_resnet.yaml", []),
+        ("smoke_gan_resnet.yaml", ["model.image_size=64", "data.labels=null"]),
     ],
-    ids=["lsgan", "wgan-gp", "hinge-sn-ema-diffaugment-r1"],
+    ids=[
+        "lsgan",
+        "wgan-gp",
+        "wgan-gp-n_critic-3",
+        "hinge-sn-ema-diffaugment-r1",
+        "resnet-conditional",
+        "resnet-64",
+    ],
 )
 def test_gan_configurations_train(config, overrides, tmp_path):
     cfg = load_config(CONFIGS / config, QUICK + overrides)
     result = train(cfg, work_dir=tmp_path)
-    assert result.images_seen == 2 * 16
+    n_critic = cfg.model.n_critic
+    # Each of the 2 steps feeds n_critic discriminator updates a batch each.
+    assert result.images_seen == 2 * 16 * n_critic
+    model = result.model
+    assert int(model.g_optimizer.iterations) == 2
+    assert int(model.d_optimizer.iterations) == 2 * n_critic
+    assert "diversity" in result.history
+    assert (model.num_classes is not None) == (cfg.data.labels is not None)
     assert all(np.isfinite(v[-1]) for v in result.history.values())
     assert result.samples and result.model_path.is_file()
-    model = result.model
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.keras"))
+    assert kept == (["epoch_001.keras"] if cfg.output.checkpoint_every else [])
     if cfg.model.ema_decay is not None:
         assert model.ema_generator is not None
-        assert "r1_penalty" in result.history
+    assert ("r1_penalty" in result.history) == (cfg.model.r1_gamma > 0)
     # Two TTUR learning rates when given.
     if cfg.train.d_optimizer is not None:
         assert float(model.d_optimizer.learning_rate) == pytest.approx(4e-4)

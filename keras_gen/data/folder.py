@@ -55,6 +55,7 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import BinaryIO, Literal, overload
 
 import numpy as np
@@ -422,6 +423,39 @@ class _DecodeRecorder:
             )
 
 
+def _class_of(root: str, file: str) -> str | None:
+    """Class of a file in labelled mode: its first folder below `root`."""
+    parts = os.path.relpath(file, root).split(os.sep)
+    return parts[0] if len(parts) > 1 else None
+
+
+def _class_names(scan: FolderScan) -> list[str]:
+    # Classes come from every listed file, skipped ones too, so that one
+    # broken file cannot shift the ids of the other classes.
+    return sorted(
+        {c for f in scan.files + scan.skipped if (c := _class_of(scan.path, f))}
+    )
+
+
+def inferred_class_names(path: str | os.PathLike[str]) -> list[str]:
+    """The class names (sorted sub-folders holding images) of ``labels="inferred"``.
+
+    Lists the folder without reading any image, so a model can be built
+    with the right number of classes before the data pipeline exists.
+
+    Raises:
+        ValueError: no image file is inside a sub-folder of ``path``.
+    """
+    scan = scan_image_folder(path, check="none")
+    names = _class_names(scan)
+    if not names:
+        raise ValueError(
+            f"labels='inferred' needs one sub-folder per class in {scan.path!r}, "
+            "but all its image files are directly in it"
+        )
+    return names
+
+
 @dataclass
 class FolderDatasetInfo:
     """What :func:`image_folder_dataset` read, and what it skipped.
@@ -615,16 +649,8 @@ def image_folder_dataset(
     class_names: list[str] | None = None
     label_ids: list[int] | None = None
     if labels == "inferred":
-        # Class of a file: the first folder of its path below `root`. Classes
-        # come from every listed file, skipped ones too, so that one broken
-        # file cannot shift the ids of the other classes.
-        def class_of(f: str) -> str | None:
-            parts = os.path.relpath(f, root).split(os.sep)
-            return parts[0] if len(parts) > 1 else None
-
-        class_names = sorted(
-            {c for f in scan.files + scan.skipped if (c := class_of(f)) is not None}
-        )
+        class_of = partial(_class_of, root)
+        class_names = _class_names(scan)
         if not class_names:
             raise ValueError(
                 f"labels='inferred' needs one sub-folder per class in {root!r}, "

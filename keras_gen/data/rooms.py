@@ -140,6 +140,34 @@ SEED_STRIDE: int = 1_000_003
 _BOOL_LABELS = frozenset({"has_bed", "has_door", "has_rug", "has_lamp"})
 _COUNT_LABELS: dict[str, int] = {"num_windows": MAX_WINDOWS, "num_frames": MAX_FRAMES}
 _INT_LABELS = _BOOL_LABELS | set(_COUNT_LABELS) | {"floor_texture"}
+
+
+def class_names(label: str) -> tuple[str, ...]:
+    """Names of the classes of an integer room label, by id.
+
+    Used to train conditional models on the procedural rooms
+    (`data.labels: has_bed` etc.): `has_bed` gives ("no_bed", "bed"),
+    `floor_texture` the floor names, counts "0_windows", "1_windows", ...
+
+    Raises:
+        ValueError: `label` is not an integer label of :data:`ROOM_LABELS`.
+
+    Example:
+        >>> class_names("has_bed")
+        ('no_bed', 'bed')
+    """
+    if label in _BOOL_LABELS:
+        thing = label.removeprefix("has_")
+        return (f"no_{thing}", thing)
+    if label in _COUNT_LABELS:
+        thing = label.removeprefix("num_")
+        return tuple(f"{n}_{thing}" for n in range(_COUNT_LABELS[label] + 1))
+    if label == "floor_texture":
+        return FLOOR_TEXTURES
+    raise ValueError(
+        f"{label!r} is not a class label of the rooms; allowed: "
+        + ", ".join(sorted(_INT_LABELS))
+    )
 # Override ranges. Geometry factors are limited to the sampled range because
 # the room layout is only guaranteed to fit inside the frame there.
 _FLOAT_RANGES: dict[str, tuple[float, float]] = {

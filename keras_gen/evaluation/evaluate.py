@@ -240,9 +240,15 @@ def generated_source(model: Any, seed: int = 0) -> ImageSource:
     decode = _decode_fn(model)
     value_range = tuple(model.value_range)
 
+    num_classes = getattr(model, "num_classes", None)
+
     @tf.function(reduce_retracing=True)
     def step(seeds: tf.Tensor) -> tf.Tensor:
-        images = decode(latents_from_seeds(seeds, model.latent_dim))
+        z = latents_from_seeds(seeds, model.latent_dim)
+        if num_classes:
+            # Classes in turn, so a conditional model is scored on all of them.
+            z = [z, tf.cast(seeds % num_classes, tf.int32)]
+        images = decode(z)
         return from_value_range(images, value_range)
 
     probe = step(tf.constant([seed], tf.int64))
@@ -256,7 +262,10 @@ def generated_source(model: Any, seed: int = 0) -> ImageSource:
 
     uses_ema = getattr(model, "ema_generator", None) is not None
     name = f"{type(model).__name__}{' (EMA generator)' if uses_ema else ''}"
-    return ImageSource(f"{name}, latent seeds from {seed}", image_size, None, batches)
+    classes = ", classes in turn" if num_classes else ""
+    return ImageSource(
+        f"{name}, latent seeds from {seed}{classes}", image_size, None, batches
+    )
 
 
 # --------------------------------------------------------------------------- #

@@ -2,14 +2,22 @@
 
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.gan.gan import GAN
+from keras_gen.models.gan.layers import (
+    ClassProjection,
+    ConditionalBatchNormalization,
+    GlobalSumPooling2D,
+)
 from keras_gen.models.vae.dae import DenoisingAutoencoder
 from keras_gen.models.vae.vae import VAE, Sampling
 
 __all__ = [
     "GAN",
     "VAE",
+    "ClassProjection",
+    "ConditionalBatchNormalization",
     "DenoisingAutoencoder",
     "GenerativeModel",
+    "GlobalSumPooling2D",
     "Sampling",
     "latents_from_seeds",
 ]

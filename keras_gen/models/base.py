@@ -58,6 +58,21 @@ def images_from_data(data):
     return data
 
 
+def labels_from_data(data):
+    """The label tensor of a batch that is `(x, y)` or a dict with "label(s)"."""
+    if isinstance(data, dict):
+        for key in ("label", "labels"):
+            if key in data:
+                return data[key]
+    elif isinstance(data, (tuple, list)) and len(data) > 1:
+        return data[1]
+    raise ValueError(
+        "a conditional model needs (images, labels) batches; the dataset "
+        "yields images only (set data.labels in the config, e.g. 'inferred' "
+        "for a folder of class sub-folders)"
+    )
+
+
 class SeedStateMixin:
     """Saves the state of a layer's `SeedGenerator`s with its variables.
 
@@ -95,7 +110,53 @@ class GenerativeModel(SeedStateMixin, keras.Model):
     def call(self, z, training=False):
         return self.decode_latents(z, training=training)
 
-    def generate(self, num_images: int, seed: int | None = None, batch_size: int = 64):
+    #: Number of classes of a conditional model (None: unconditional).
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+
+    def class_ids(self, labels, num_images: int) -> np.ndarray:
+        """int32 class ids `[num_images]` from ids or names (one, or one per image).
+
+        None cycles through the classes (0, 1, ..., 0, 1, ...).
+        """
+        if not self.num_classes:
+            if labels is not None:
+                raise ValueError("labels given, but the model is not conditional")
+            return None
+        if labels is None:
+            return (np.arange(num_images) % self.num_classes).astype(np.int32)
+        values = np.atleast_1d(np.asarray(labels, dtype=object))
+        names = list(self.class_names or [])
+        ids = []
+        for value in values:
+            if isinstance(value, str) and value in names:
+                ids.append(names.index(value))
+                continue
+            try:
+                ids.append(int(value))
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"unknown class {value!r}; classes: {', '.join(names)}"
+                ) from None
+            if not 0 <= ids[-1] < self.num_classes:
+                raise ValueError(
+                    f"class id {ids[-1]} out of range [0, {self.num_classes}); "
+                    f"classes: {', '.join(names)}"
+                )
+        ids = np.asarray(ids, dtype=np.int32)
+        if len(ids) == 1:
+            return np.full((num_images,), ids[0], np.int32)
+        if len(ids) != num_images:
+            raise ValueError(f"{len(ids)} labels for {num_images} images")
+        return ids
+
+    def generate(
+        self,
+        num_images: int,
+        seed: int | None = None,
+        batch_size: int = 64,
+        labels=None,
+    ):
         """`num_images` new images as a float numpy array in `value_range`.
 
         Args:
@@ -103,16 +164,24 @@ class GenerativeModel(SeedStateMixin, keras.Model):
             seed: integer seed; image i is the image of seed `seed + i` (as in
                 the exported `generate` signature). None draws fresh latents.
             batch_size: images decoded per forward pass.
+            labels: conditional models: a class (id or name) for all images,
+                or one per image; None cycles through the classes.
         """
         if seed is None:
             z = keras.random.normal((num_images, self.latent_dim))
         else:
             z = latents_from_seeds(np.arange(seed, seed + num_images), self.latent_dim)
-        return self.predict(z, batch_size=batch_size, verbose=0)
+        ids = self.class_ids(labels, num_images)
+        inputs = z if ids is None else [np.asarray(z), ids]
+        return self.predict(inputs, batch_size=batch_size, verbose=0)
 
-    def generate_uint8(self, num_images: int, seed: int | None = None) -> np.ndarray:
+    def generate_uint8(
+        self, num_images: int, seed: int | None = None, labels=None
+    ) -> np.ndarray:
         """Like `generate`, as uint8 `[num_images, H, W, 3]`."""
-        return images_to_uint8(self.generate(num_images, seed=seed), self.value_range)
+        return images_to_uint8(
+            self.generate(num_images, seed=seed, labels=labels), self.value_range
+        )
 
     def _record(self, values: dict):
         """Update the trackers named in `values` with this replica's means.

@@ -141,3 +141,68 @@ def test_spectral_norm_discriminator_trains_without_batch_norm():
     model.compile()
     history = model.fit(images(), batch_size=8, epochs=1, verbose=0)
     assert np.isfinite(history.history["d_loss"][0])
+
+
+# --------------------------------------------------------------------------- #
+# n_critic, diversity signal, residual networks
+# --------------------------------------------------------------------------- #
+def test_n_critic_updates_the_discriminator_once_per_chunk():
+    model = gan(loss="wgan-gp", n_critic=3)
+    model.compile()
+    before = [w.copy() for w in model.discriminator.get_weights()]
+    g_before = [w.copy() for w in model.generator.get_weights()]
+    # One batch of 12 = 3 chunks of 4: one step.
+    model.fit(images(12), batch_size=12, epochs=1, verbose=0)
+    assert int(model.d_optimizer.iterations) == 3
+    assert int(model.g_optimizer.iterations) == 1
+    assert any(
+        np.abs(a - b).max() > 0
+        for a, b in zip(before, model.discriminator.get_weights())
+    )
+    assert any(
+        np.abs(a - b).max() > 0 for a, b in zip(g_before, model.generator.get_weights())
+    )
+    with pytest.raises(ValueError, match="n_critic must be >= 1"):
+        gan(n_critic=0)
+
+
+def test_diversity_is_zero_for_a_collapsed_batch_and_one_for_the_data():
+    from keras_gen.models.gan.gan import batch_diversity
+
+    real = images(32)
+    collapsed = np.repeat(real[:1], 32, axis=0)
+    assert float(batch_diversity(collapsed, real)) == pytest.approx(0.0, abs=1e-6)
+    assert float(batch_diversity(real, real)) == pytest.approx(1.0, rel=1e-5)
+    half = np.concatenate([np.repeat(real[:1], 16, 0), np.repeat(real[1:2], 16, 0)])
+    assert 0.0 < float(batch_diversity(half, real)) < 1.0
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_residual_networks_shapes_and_spectral_norm(size):
+    from keras_gen.models.gan.resnet import (
+        build_resnet_discriminator,
+        build_resnet_generator,
+    )
+
+    g = build_resnet_generator(size, latent_dim=8, width=4, seed=0)
+    d = build_resnet_discriminator(size, width=4, seed=1)
+    z = np.random.default_rng(0).normal(size=(2, 8)).astype("float32")
+    out = g(z)
+    assert out.shape == (2, size, size, 3)
+    assert float(np.abs(out).max()) <= 1.0
+    assert d(out).shape == (2, 1)
+    blocks = [layer for layer in g.layers if layer.name.startswith("block")]
+    assert len([b for b in blocks if isinstance(b, keras.layers.Add)]) == (
+        int(np.log2(size // 4))
+    )
+    wrapped = [
+        layer
+        for layer in d.layers
+        if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
+    # Two 3x3 convolutions and a 1x1 shortcut per block, and the dense logit.
+    assert len(wrapped) == 3 * int(np.log2(size // 4)) + 1
+    plain = build_resnet_discriminator(size, width=4, spectral_norm=False)
+    assert not any(
+        isinstance(layer, keras.layers.SpectralNormalization) for layer in plain.layers
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 
 from keras_gen.models.base import SUPPORTED_SIZES, num_stages  # noqa: F401 (re-export)
+from keras_gen.models.gan.layers import ClassProjection, ConditionalBatchNormalization
 
 
 def _conv_init(seed):
@@ -31,16 +32,57 @@ def _seed(seed, offset):
     return None if seed is None else seed + offset
 
 
+def generator_norm(num_classes, synchronized: bool, seed, name: str):
+    """Batch norm, or class-conditional batch norm when `num_classes` is set.
+
+    Returns a function of `(x, label)` so that both kinds are called alike.
+    """
+    if num_classes:
+        layer = ConditionalBatchNormalization(
+            num_classes,
+            momentum=0.9,
+            epsilon=1e-5,
+            synchronized=synchronized,
+            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02, seed=seed),
+            name=name,
+        )
+        return lambda x, label: layer([x, label])
+    layer = _batch_norm(synchronized, seed, name)
+    return lambda x, label: layer(x)
+
+
+def generator_inputs(latent_dim: int, num_classes):
+    """The generator's `z` input and, when conditional, its `label` input."""
+    z = keras.Input((latent_dim,), name="z")
+    if not num_classes:
+        return z, None, z
+    label = keras.Input((), dtype="int32", name="label")
+    return z, label, [z, label]
+
+
+def discriminator_inputs(image_size: int, channels: int, num_classes):
+    """The discriminator's `images` input and, when conditional, `label`."""
+    images = keras.Input((image_size, image_size, channels), name="images")
+    if not num_classes:
+        return images, None, images
+    label = keras.Input((), dtype="int32", name="label")
+    return images, label, [images, label]
+
+
 def build_dcgan_generator(
     image_size: int = 64,
     latent_dim: int = 100,
     width: int = 64,
     channels: int = 3,
     synchronized_bn: bool = False,
+    num_classes: int | None = None,
     seed: int | None = None,
     name: str = "generator",
 ) -> keras.Model:
     """DCGAN generator: latent `[batch, latent_dim]` -> images in [-1, 1].
+
+    With `num_classes`, the model takes `[z, label]` and every batch norm is
+    class-conditional (`ConditionalBatchNormalization`).
 
     Args:
         image_size: output side, one of 32, 64, 128.
@@ -51,6 +93,8 @@ def build_dcgan_generator(
         channels: image channels.
         synchronized_bn: all-reduce batch-norm statistics across replicas, so
             that N replicas normalise over the global batch like one device.
+        num_classes: number of classes of a conditional generator (None:
+            unconditional).
         seed: seed of the weight initialisers (None: random).
         name: model name.
 
@@ -61,7 +105,7 @@ def build_dcgan_generator(
     """
     stages = num_stages(image_size)
     filters = width * 2 ** (stages - 1)
-    z = keras.Input((latent_dim,), name="z")
+    z, label, inputs = generator_inputs(latent_dim, num_classes)
     # A 1x1 input through a 4x4 valid transposed convolution is the paper's
     # "project and reshape" layer.
     x = keras.layers.Reshape((1, 1, latent_dim))(z)
@@ -74,7 +118,9 @@ def build_dcgan_generator(
         kernel_initializer=_conv_init(_seed(seed, 0)),
         name="project",
     )(x)
-    x = _batch_norm(synchronized_bn, _seed(seed, 100), "project_bn")(x)
+    x = generator_norm(num_classes, synchronized_bn, _seed(seed, 100), "project_bn")(
+        x, label
+    )
     x = keras.layers.ReLU()(x)
     for i in range(1, stages):
         filters //= 2
@@ -87,7 +133,9 @@ def build_dcgan_generator(
             kernel_initializer=_conv_init(_seed(seed, i)),
             name=f"up{i}",
         )(x)
-        x = _batch_norm(synchronized_bn, _seed(seed, 100 + i), f"up{i}_bn")(x)
+        x = generator_norm(
+            num_classes, synchronized_bn, _seed(seed, 100 + i), f"up{i}_bn"
+        )(x, label)
         x = keras.layers.ReLU()(x)
     x = keras.layers.Conv2DTranspose(
         channels,
@@ -99,7 +147,7 @@ def build_dcgan_generator(
     )(x)
     # tanh in float32 so that mixed precision never saturates early in half.
     images = keras.layers.Activation("tanh", dtype="float32", name="images")(x)
-    return keras.Model(z, images, name=name)
+    return keras.Model(inputs, images, name=name)
 
 
 def build_dcgan_discriminator(
@@ -108,10 +156,14 @@ def build_dcgan_discriminator(
     channels: int = 3,
     synchronized_bn: bool = False,
     spectral_norm: bool = False,
+    num_classes: int | None = None,
     seed: int | None = None,
     name: str = "discriminator",
 ) -> keras.Model:
     """DCGAN discriminator: images in [-1, 1] -> one logit per image.
+
+    With `num_classes`, the model takes `[images, label]` and adds the
+    projection term `<embed(label), sum-pooled features>` to the logit.
 
     Args:
         image_size: input side, one of 32, 64, 128.
@@ -121,6 +173,8 @@ def build_dcgan_discriminator(
         spectral_norm: wrap every convolution in spectral normalisation
             (Miyato et al. 2018) instead of using batch norm, which bounds
             the discriminator's Lipschitz constant (pairs with the hinge loss).
+        num_classes: number of classes of a projection discriminator (None:
+            unconditional).
         seed: seed of the weight initialisers (None: random).
         name: model name.
 
@@ -130,7 +184,7 @@ def build_dcgan_discriminator(
     (2, 1)
     """
     stages = num_stages(image_size)
-    images = keras.Input((image_size, image_size, channels), name="images")
+    images, label, inputs = discriminator_inputs(image_size, channels, num_classes)
     x = images
     filters = width
 
@@ -153,6 +207,7 @@ def build_dcgan_discriminator(
             x = _batch_norm(synchronized_bn, _seed(seed, 300 + i), f"down{i}_bn")(x)
         x = keras.layers.LeakyReLU(0.2)(x)
         filters *= 2
+    features = x
     x = conv(
         keras.layers.Conv2D(
             1,
@@ -164,4 +219,12 @@ def build_dcgan_discriminator(
         )
     )(x)
     logits = keras.layers.Flatten(dtype="float32", name="logits")(x)
-    return keras.Model(images, logits, name=name)
+    if num_classes:
+        pooled = keras.layers.GlobalAveragePooling2D(dtype="float32")(features)
+        projection = ClassProjection(
+            num_classes, spectral_norm=spectral_norm, dtype="float32", name="projection"
+        )([pooled, label])
+        logits = keras.layers.Add(dtype="float32", name="conditional_logits")(
+            [logits, projection]
+        )
+    return keras.Model(inputs, logits, name=name)

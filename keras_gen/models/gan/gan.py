@@ -6,7 +6,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_gen.models.base import GenerativeModel, images_from_data
+from keras_gen.models.base import (
+    GenerativeModel,
+    images_from_data,
+    labels_from_data,
+)
 from keras_gen.models.distributed import (
     average_over_global_batch,
     replica_normal,
@@ -26,6 +30,21 @@ class GAN(GenerativeModel):
     one generator forward pass per step. Losses are reduced over the global
     batch, so the step is the same on one device and on N replicas.
 
+    With `n_critic` > 1 (WGAN-GP's usual 5), every batch holds `n_critic`
+    chunks: the discriminator takes one update per chunk, each with fresh
+    noise, then the generator one update; a step then counts one generator
+    update and `fit`'s batch size is `n_critic` times the per-update batch.
+
+    A conditional GAN (`num_classes` set) has a generator taking `[z, label]`
+    and a discriminator taking `[images, label]`; batches are
+    `(images, labels)` and the fake images of a batch get the real labels, so
+    the classes are generated as often as they occur in the data.
+
+    The logs hold, besides the losses, the discriminator's accuracy on real
+    and fake images and `diversity`: the spread of the generated batch
+    (per-pixel standard deviation over the batch, averaged) divided by the
+    real batch's. Mode collapse shows as `diversity` falling towards 0.
+
     Args:
         generator: model mapping `[batch, latent_dim]` to images in [-1, 1].
         discriminator: model mapping images to logits `[batch, ...]`.
@@ -40,6 +59,12 @@ class GAN(GenerativeModel):
             e.g. "color,translation,cutout" (see `augment.POLICIES`). None: off.
         r1_gamma: weight of the R1 penalty gamma/2 ||grad D(x)||^2 on real
             images, every step (0: off).
+        n_critic: discriminator updates per generator update (chunks of
+            each batch).
+        num_classes: number of classes of a conditional GAN (None:
+            unconditional).
+        class_names: names of the classes (saved with the model, used by
+            `keras-gen sample --label NAME`); default "0", "1", ...
         seed: seed of the latent noise (None: random).
 
     Example:
@@ -66,10 +91,19 @@ class GAN(GenerativeModel):
         ema_decay: float | None = None,
         augment: str | None = None,
         r1_gamma: float = 0.0,
+        n_critic: int = 1,
+        num_classes: int | None = None,
+        class_names: list[str] | None = None,
         seed: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if int(n_critic) < 1:
+            raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        self.n_critic = int(n_critic)
+        self.num_classes, self.class_names = _check_classes(
+            generator, num_classes, class_names
+        )
         if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         if r1_gamma < 0:
@@ -107,6 +141,7 @@ class GAN(GenerativeModel):
                 "fake_score",
                 "real_accuracy",
                 "fake_accuracy",
+                "diversity",
             )
         }
         if self.gan_loss.gradient_penalty:
@@ -120,10 +155,21 @@ class GAN(GenerativeModel):
         self.built = True
 
     def decode_latents(self, z, training=False):
+        """Images from latents `z`, or from `[z, labels]` for a conditional GAN."""
+        conditional = isinstance(z, (list, tuple))
+        if conditional != bool(self.num_classes):
+            raise ValueError(
+                "a conditional GAN decodes [z, labels]"
+                if self.num_classes
+                else "an unconditional GAN decodes z alone, not [z, labels]"
+            )
         # Inference uses the averaged generator when there is one.
         if self.ema_generator is not None and not training:
             return self.ema_generator(z, training=False)
         return self.generator(z, training=training)
+
+    def _conditioned(self, x, labels):
+        return x if labels is None else [x, labels]
 
     def _augment(self, images):
         if not self.augment_policy:
@@ -200,7 +246,7 @@ class GAN(GenerativeModel):
         correct = said_real if real else ops.logical_not(said_real)
         return ops.mean(ops.cast(correct, "float32"))
 
-    def _gradient_penalty(self, real, fake):
+    def _gradient_penalty(self, real, fake, labels=None):
         """Per-example (||grad_x D(x_hat)|| - 1)^2 at random interpolates."""
         batch = ops.shape(real)[0]
         alpha = replica_uniform((batch, 1, 1, 1), self.seed_generator)
@@ -209,29 +255,34 @@ class GAN(GenerativeModel):
         interpolates = real + alpha * (fake - real)
         with tf.GradientTape() as tape:
             tape.watch(interpolates)
-            logits = self.discriminator(interpolates, training=True)
+            logits = self.discriminator(
+                self._conditioned(interpolates, labels), training=True
+            )
             logits = ops.sum(ops.cast(logits, "float32"))
         grads = tape.gradient(logits, interpolates)
         # The epsilon keeps the square root differentiable at a zero gradient.
         norms = ops.sqrt(ops.sum(ops.square(grads), axis=(1, 2, 3)) + 1e-12)
         return ops.square(norms - 1.0)
 
-    def _r1_penalty(self, real):
+    def _r1_penalty(self, real, labels=None):
         """Per-example ||grad_x D(x)||^2 on real images (Mescheder et al. 2018)."""
         real = tf.cast(real, "float32")
         with tf.GradientTape() as tape:
             tape.watch(real)
-            logits = ops.sum(
-                ops.cast(self.discriminator(real, training=True), "float32")
-            )
+            logits = self.discriminator(self._conditioned(real, labels), training=True)
+            logits = ops.sum(ops.cast(logits, "float32"))
         grads = tape.gradient(logits, real)
         return ops.sum(ops.square(grads), axis=(1, 2, 3))
 
-    def _discriminator_losses(self, real, fake, training):
+    def _discriminator_losses(self, real, fake, labels, training):
         real = self._augment(real) if training else real
         fake = self._augment(fake) if training else fake
-        real_logits = self.discriminator(real, training=training)
-        fake_logits = self.discriminator(fake, training=training)
+        real_logits = self.discriminator(
+            self._conditioned(real, labels), training=training
+        )
+        fake_logits = self.discriminator(
+            self._conditioned(fake, labels), training=training
+        )
         per_example = self.gan_loss.discriminator(real_logits, fake_logits)
         logs = {
             "real_score": self._scores(real_logits),
@@ -243,44 +294,70 @@ class GAN(GenerativeModel):
             "fake_accuracy": self._accuracy(fake_logits, real=False),
         }
         if self.gan_loss.gradient_penalty:
-            penalty = self._gradient_penalty(real, fake)
+            penalty = self._gradient_penalty(real, fake, labels)
             per_example = per_example + self.gradient_penalty_weight * penalty
             logs["gradient_penalty"] = ops.mean(penalty)
         if self.r1_gamma > 0 and training:
             # Every step: a lazy (every k steps) R1 needs a tf.cond around a
             # discriminator call, and batch norm's cross-replica updates are
             # not allowed inside control flow under MirroredStrategy.
-            penalty = self._r1_penalty(real)
+            penalty = self._r1_penalty(real, labels)
             per_example = per_example + 0.5 * self.r1_gamma * penalty
             logs["r1_penalty"] = ops.mean(penalty)
         logs["d_loss"] = ops.mean(per_example)
         return per_example, logs
 
+    def _noise(self, batch):
+        return replica_normal((batch, self.latent_dim), self.seed_generator)
+
+    def _discriminator_update(self, real, fake, labels):
+        """One discriminator update on a real and a (detached) fake batch."""
+        with tf.GradientTape() as d_tape:
+            d_per_example, logs = self._discriminator_losses(
+                real, ops.stop_gradient(fake), labels, training=True
+            )
+            d_loss = average_over_global_batch(d_per_example)
+            # Identity unless the optimizer is a LossScaleOptimizer
+            # (mixed_float16), whose `apply` unscales the gradients.
+            d_loss = self.d_optimizer.scale_loss(d_loss)
+        d_vars = self.discriminator.trainable_variables
+        d_grads = d_tape.gradient(d_loss, d_vars)
+        self.d_optimizer.apply(d_grads, d_vars)
+        return logs
+
     def train_step(self, data):
         real = images_from_data(data)
-        batch = ops.shape(real)[0]
-        z = replica_normal((batch, self.latent_dim), self.seed_generator)
+        labels = labels_from_data(data) if self.num_classes else None
+        chunk = ops.shape(real)[0] // self.n_critic
+
+        # Phase 1 (n_critic > 1 only): the extra discriminator updates, each
+        # on its own chunk of the batch and fresh noise. Unrolled in Python:
+        # a tf.while_loop around batch norm is rejected under MirroredStrategy.
+        for i in range(self.n_critic - 1):
+            rows = slice(i * chunk, (i + 1) * chunk)
+            chunk_labels = None if labels is None else labels[rows]
+            fake = self.generator(
+                self._conditioned(self._noise(chunk), chunk_labels), training=True
+            )
+            self._discriminator_update(real[rows], fake, chunk_labels)
+        if self.n_critic > 1:
+            real = real[(self.n_critic - 1) * chunk :]
+            labels = None if labels is None else labels[(self.n_critic - 1) * chunk :]
+        z = self._noise(ops.shape(real)[0])
 
         with tf.GradientTape() as g_tape:
-            fake = self.generator(z, training=True)
+            fake = self.generator(self._conditioned(z, labels), training=True)
 
-            # Phase 1: discriminator step on real and (detached) fake images.
+            # Phase 2: discriminator update on real and (detached) fake images.
             # The generator's tape is paused so it does not record D's update.
-            with g_tape.stop_recording(), tf.GradientTape() as d_tape:
-                d_per_example, logs = self._discriminator_losses(
-                    real, ops.stop_gradient(fake), training=True
-                )
-                d_loss = average_over_global_batch(d_per_example)
-                # Identity unless the optimizer is a LossScaleOptimizer
-                # (mixed_float16), whose `apply` unscales the gradients.
-                d_loss = self.d_optimizer.scale_loss(d_loss)
-            d_vars = self.discriminator.trainable_variables
-            d_grads = d_tape.gradient(d_loss, d_vars)
-            self.d_optimizer.apply(d_grads, d_vars)
+            with g_tape.stop_recording():
+                logs = self._discriminator_update(real, fake, labels)
 
-            # Phase 2: generator step through the updated discriminator,
-            # reusing the generated batch of phase 1.
-            fake_logits = self.discriminator(self._augment(fake), training=True)
+            # Phase 3: generator update through the updated discriminator,
+            # reusing the generated batch of phase 2.
+            fake_logits = self.discriminator(
+                self._conditioned(self._augment(fake), labels), training=True
+            )
             g_per_example = self.gan_loss.generator(fake_logits)
             g_loss = self.g_optimizer.scale_loss(
                 average_over_global_batch(g_per_example)
@@ -292,17 +369,22 @@ class GAN(GenerativeModel):
             self._update_ema()
 
         logs["g_loss"] = ops.mean(g_per_example)
+        logs["diversity"] = batch_diversity(fake, real)
         self._record(logs)
         return self._logs()
 
     def test_step(self, data):
         real = images_from_data(data)
-        batch = ops.shape(real)[0]
-        z = replica_normal((batch, self.latent_dim), self.seed_generator)
-        fake = self.generator(z, training=False)
-        _, logs = self._discriminator_losses(real, fake, training=False)
-        fake_logits = self.discriminator(fake, training=False)
+        labels = labels_from_data(data) if self.num_classes else None
+        fake = self.generator(
+            self._conditioned(self._noise(ops.shape(real)[0]), labels), training=False
+        )
+        _, logs = self._discriminator_losses(real, fake, labels, training=False)
+        fake_logits = self.discriminator(
+            self._conditioned(fake, labels), training=False
+        )
         logs["g_loss"] = ops.mean(self.gan_loss.generator(fake_logits))
+        logs["diversity"] = batch_diversity(fake, real)
         self._record(logs)
         return self._logs()
 
@@ -318,6 +400,11 @@ class GAN(GenerativeModel):
                 "ema_decay": self.ema_decay,
                 "augment": self.augment,
                 "r1_gamma": self.r1_gamma,
+                "n_critic": self.n_critic,
+                "num_classes": self.num_classes,
+                "class_names": (
+                    None if self.class_names is None else list(self.class_names)
+                ),
                 "seed": self.seed,
             }
         )
@@ -329,3 +416,49 @@ class GAN(GenerativeModel):
         config["generator"] = keras.layers.deserialize(config["generator"])
         config["discriminator"] = keras.layers.deserialize(config["discriminator"])
         return cls(**config)
+
+
+def batch_diversity(fake, real):
+    """Spread of a generated batch relative to a real one (1: as varied; 0: collapsed).
+
+    The per-pixel standard deviation over the batch, averaged over pixels,
+    of `fake` divided by that of `real`: cheap enough for every step, and a
+    generator that maps every latent to (nearly) the same image drives it to
+    0 while the losses can still look healthy.
+    """
+
+    def spread(images):
+        images = ops.cast(images, "float32")
+        return ops.mean(ops.std(images, axis=0))
+
+    return spread(fake) / (spread(real) + 1e-8)
+
+
+def _check_classes(generator, num_classes, class_names):
+    """Validated `(num_classes, class_names)` of a GAN (both None if unconditional)."""
+    takes_label = len(generator.inputs) > 1
+    if class_names is not None:
+        class_names = [str(name) for name in class_names]
+        if num_classes is None:
+            num_classes = len(class_names)
+        if len(class_names) != num_classes:
+            raise ValueError(
+                f"class_names has {len(class_names)} names for {num_classes} classes"
+            )
+        if len(set(class_names)) != len(class_names):
+            raise ValueError(f"class_names has repeated names: {class_names}")
+    if num_classes is None:
+        if takes_label:
+            raise ValueError(
+                "the generator takes [z, label]: give num_classes (or class_names)"
+            )
+        return None, None
+    if int(num_classes) < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if not takes_label:
+        raise ValueError(
+            f"num_classes={num_classes} needs a conditional generator taking "
+            "[z, label] (build it with num_classes)"
+        )
+    num_classes = int(num_classes)
+    return num_classes, tuple(class_names or [str(i) for i in range(num_classes)])

@@ -1,0 +1,192 @@
+"""Layers of the conditional and residual GAN networks."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class ConditionalBatchNormalization(keras.layers.Layer):
+    """Batch norm whose scale and shift are looked up per class (de Vries et al. 2017).
+
+    The activations are normalised without a learned affine part, then each
+    image gets `gamma[label] * x + beta[label]`: the class steers every layer of
+    the generator, which conditions far more strongly than a label
+    concatenated to the latent vector (BigGAN, SNGAN's conditional models).
+
+    Args:
+        num_classes: number of classes (labels are ids in [0, num_classes)).
+        momentum: momentum of the moving statistics.
+        epsilon: added to the variance.
+        synchronized: all-reduce batch statistics across replicas.
+        gamma_initializer: initializer of the per-class scales (default ones).
+
+    Example:
+    >>> cbn = ConditionalBatchNormalization(num_classes=3)
+    >>> x = keras.random.normal((4, 8, 8, 16))
+    >>> cbn([x, ops.array([0, 1, 2, 0])], training=True).shape
+    (4, 8, 8, 16)
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        momentum: float = 0.9,
+        epsilon: float = 1e-5,
+        synchronized: bool = False,
+        gamma_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.synchronized = synchronized
+        self.gamma_initializer = keras.initializers.get(gamma_initializer)
+        self.batch_norm = keras.layers.BatchNormalization(
+            momentum=momentum,
+            epsilon=epsilon,
+            center=False,
+            scale=False,
+            synchronized=synchronized,
+            dtype=self.dtype_policy,
+            name="batch_norm",
+        )
+
+    def build(self, input_shape):
+        x_shape, _ = input_shape
+        channels = int(x_shape[-1])
+        self.batch_norm.build(x_shape)
+        self.gamma = self.add_weight(
+            shape=(self.num_classes, channels),
+            initializer=self.gamma_initializer,
+            name="gamma",
+        )
+        self.beta = self.add_weight(
+            shape=(self.num_classes, channels), initializer="zeros", name="beta"
+        )
+
+    def call(self, inputs, training=None):
+        x, labels = inputs
+        x = self.batch_norm(x, training=training)
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        gamma = ops.take(ops.cast(self.gamma, x.dtype), labels, axis=0)
+        beta = ops.take(ops.cast(self.beta, x.dtype), labels, axis=0)
+        gamma = ops.reshape(gamma, (-1,) + (1,) * (len(x.shape) - 2) + (x.shape[-1],))
+        beta = ops.reshape(beta, ops.shape(gamma))
+        return x * gamma + beta
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "momentum": self.momentum,
+                "epsilon": self.epsilon,
+                "synchronized": self.synchronized,
+                "gamma_initializer": keras.initializers.serialize(
+                    self.gamma_initializer
+                ),
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class ClassProjection(keras.layers.Layer):
+    """The projection discriminator's class term `<embed(label), features>`.
+
+    Miyato & Koyama 2018, "cGANs with projection discriminator".
+
+    Added to the unconditional logit, it makes the discriminator judge
+    whether an image fits its label with one inner product, which trains
+    better than concatenating a one-hot label to the input.
+
+    Args:
+        num_classes: number of classes.
+        spectral_norm: normalise the embedding matrix by its largest singular
+            value (as the discriminator's other layers), so the class term
+            keeps the discriminator's Lipschitz bound.
+
+    Example:
+    >>> proj = ClassProjection(num_classes=3)
+    >>> proj([keras.random.normal((4, 16)), ops.array([0, 1, 2, 0])]).shape
+    (4, 1)
+    """
+
+    def __init__(self, num_classes: int, spectral_norm: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.spectral_norm = spectral_norm
+
+    def build(self, input_shape):
+        features_shape, _ = input_shape
+        dim = int(features_shape[-1])
+        self.embeddings = self.add_weight(
+            shape=(self.num_classes, dim),
+            initializer=keras.initializers.RandomNormal(0.0, 0.02),
+            name="embeddings",
+        )
+        if self.spectral_norm:
+            self.u = self.add_weight(
+                shape=(1, dim),
+                initializer=keras.initializers.RandomNormal(0.0, 1.0),
+                trainable=False,
+                name="u",
+            )
+
+    def _normalized_embeddings(self, training):
+        w = self.embeddings
+        if not self.spectral_norm:
+            return w
+        # One power iteration per training step, as keras.layers.SpectralNormalization.
+        u = self.u
+        v = ops.normalize(ops.matmul(u, ops.transpose(w)), axis=-1, epsilon=1e-12)
+        u = ops.normalize(ops.matmul(v, w), axis=-1, epsilon=1e-12)
+        u = ops.stop_gradient(u)
+        v = ops.stop_gradient(v)
+        sigma = ops.matmul(ops.matmul(v, w), ops.transpose(u))
+        if training:
+            self.u.assign(ops.cast(u, self.u.dtype))
+        return w / sigma
+
+    def call(self, inputs, training=None):
+        features, labels = inputs
+        w = ops.cast(self._normalized_embeddings(training), features.dtype)
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        embedded = ops.take(w, labels, axis=0)
+        return ops.sum(embedded * features, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"num_classes": self.num_classes, "spectral_norm": self.spectral_norm}
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class GlobalSumPooling2D(keras.layers.Layer):
+    """Sum over height and width, `[b, h, w, c]` -> `[b, c]`, in float32.
+
+    SNGAN's discriminator pools by summing: with spectral normalisation the
+    logit then scales with the amount of evidence in the image, which a
+    mean would divide away.
+
+    Example:
+    >>> GlobalSumPooling2D()(ops.ones((2, 4, 4, 3))).shape
+    (2, 3)
+    """
+
+    def call(self, inputs):
+        return ops.sum(ops.cast(inputs, "float32"), axis=(1, 2))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
