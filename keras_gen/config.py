@@ -213,7 +213,6 @@ class DataConfig:
             _positive(self, where, "num_images")
         _positive(self, where, "shuffle_buffer")
 
-
     def _validate_labels(self, where: str) -> None:
         if self.labels is None:
             return
@@ -236,6 +235,7 @@ class DataConfig:
             f"{where}.labels: class labels are read from 'folder' (inferred "
             f"from sub-folders) and 'rooms' sources, not {self.source!r}."
         )
+
 
 @dataclass
 class OptimizerConfig:
