@@ -89,14 +89,18 @@ class ReconstructionGrid(keras.callbacks.Callback):
 
     Args:
         images: a fixed batch of real images in the VAE's value range [0, 1].
+        labels: their class ids (conditional VAE), else None.
         directory: where `reconstructions_epoch_NNN.png` files go.
         every: epochs between grids.
         scale: pixel repetition of the PNG.
     """
 
-    def __init__(self, images, directory, every: int = 1, scale: int = 1):
+    def __init__(
+        self, images, labels=None, directory=".", every: int = 1, scale: int = 1
+    ):
         super().__init__()
         self.images = np.asarray(images, dtype=np.float32)
+        self.labels = None if labels is None else np.asarray(labels, np.int32)
         self.directory = Path(directory)
         self.every = every
         self.scale = scale
@@ -105,7 +109,7 @@ class ReconstructionGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        recon = np.asarray(self.model.reconstruct(self.images))
+        recon = np.asarray(self.model.reconstruct(self.images, labels=self.labels))
         columns = min(8, len(self.images))
         rows = []
         for start in range(0, len(self.images), columns):
@@ -217,6 +221,7 @@ class LatentDiagnostics(keras.callbacks.Callback):
 
     Args:
         images: fixed images in the VAE's value range, `[N, H, W, C]`, N >= 2.
+        labels: their class ids (conditional VAE), else None.
         threshold: variance threshold of `active_units`.
         batch_size: images encoded per call.
 
@@ -224,18 +229,27 @@ class LatentDiagnostics(keras.callbacks.Callback):
     >>> cb = LatentDiagnostics(validation_images)  # doctest: +SKIP
     """
 
-    def __init__(self, images, threshold: float = 0.01, batch_size: int = 256):
+    def __init__(
+        self, images, labels=None, threshold: float = 0.01, batch_size: int = 256
+    ):
         super().__init__()
         self.images = np.asarray(images, dtype=np.float32)
+        self.labels = None if labels is None else np.asarray(labels, np.int32)
         self.threshold = threshold
         self.batch_size = batch_size
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
+        step = self.batch_size
         means = [
-            np.asarray(self.model.encode(self.images[i : i + self.batch_size])[0])
-            for i in range(0, len(self.images), self.batch_size)
+            np.asarray(
+                self.model.encode(
+                    self.images[i : i + step],
+                    labels=None if self.labels is None else self.labels[i : i + step],
+                )[0]
+            )
+            for i in range(0, len(self.images), step)
         ]
         logs["active_units"] = float(
             active_units(np.concatenate(means), self.threshold)

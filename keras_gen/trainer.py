@@ -257,15 +257,17 @@ def _build_model(
             seed=m.seed,
         )
     build_encoder, build_decoder = VAE_ARCHITECTURES[m.architecture]
+    num_classes = len(class_names) if class_names else None
     return VAE(
-        build_encoder(m.image_size, m.latent_dim, m.width),
-        build_decoder(m.image_size, m.latent_dim, m.width),
+        build_encoder(m.image_size, m.latent_dim, m.width, num_classes=num_classes),
+        build_decoder(m.image_size, m.latent_dim, m.width, num_classes=num_classes),
         beta=m.beta,
         likelihood=m.likelihood,
         gaussian_sigma=m.gaussian_sigma,
         learned_sigma=m.learned_sigma,
         free_bits=m.free_bits,
         denoising=m.denoising,
+        class_names=class_names,
         seed=m.seed,
     )
 
@@ -419,6 +421,13 @@ def distribute_global_batches(
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
+def _images_and_labels(batch) -> tuple[Any, Any]:
+    """(images, labels or None) of an `x` or `(x, y)` batch."""
+    if isinstance(batch, (tuple, list)):
+        return batch[0], batch[1]
+    return batch, None
+
+
 def validation_images(config: Config, value_range) -> Any:
     """The held-out images of `data.validation_images` (None when 0).
 
@@ -441,15 +450,24 @@ def validation_images(config: Config, value_range) -> Any:
             cache=False,
             check=d.check,
             drop_remainder=False,
+            labels="inferred" if d.labels else None,
         )
-        return next(iter(ds.take(1))).numpy()
+        batch = next(iter(ds.take(1)))
+        if isinstance(batch, tuple):
+            return tuple(t.numpy() for t in batch)
+        return batch.numpy()
     from keras_gen.data.rooms import render_rooms
 
     # Offset far from any seed a config uses, so no validation room is a
     # training room.
-    images, _ = render_rooms(d.validation_images, size=size, seed=d.seed + 1_000_003)
+    images, table = render_rooms(
+        d.validation_images, size=size, seed=d.seed + 1_000_003
+    )
     low, high = value_range
-    return images.astype("float32") / 255.0 * (high - low) + low
+    images = images.astype("float32") / 255.0 * (high - low) + low
+    if d.labels:
+        return images, table[d.labels].astype("int32")
+    return images
 
 
 def kl_schedule_callback(config: Config) -> keras.callbacks.Callback | None:
@@ -602,7 +620,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
                     fixed = first_images(config, model.value_range, num)
                 except StopIteration:  # fewer images than `num`: one batch less
                     fixed = first_images(config, model.value_range, 16)
-            callbacks.append(LatentDiagnostics(fixed))
+            callbacks.append(LatentDiagnostics(*_images_and_labels(fixed)))
     if is_chief:
         callbacks += [
             SampleGrid(samples_dir, out.num_samples, out.sample_every, scale=2),
@@ -616,7 +634,12 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         if isinstance(model, VAE):
             fixed = first_images(config, model.value_range, 16)
             callbacks.append(
-                ReconstructionGrid(fixed, samples_dir, out.sample_every, scale=2)
+                ReconstructionGrid(
+                    *_images_and_labels(fixed),
+                    directory=samples_dir,
+                    every=out.sample_every,
+                    scale=2,
+                )
             )
         if out.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
@@ -654,7 +677,11 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
             metrics = read_metrics_csv(metrics_csv)
         plot_metrics(metrics, metrics_plot, title=config.name)
         if out.export_dir:
-            export_path = export_generator(model, out.export_dir, config.name)
+            if isinstance(model, VAE) and model.num_classes:
+                # The SavedModel signatures have no label input for VAEs yet.
+                say("[keras-gen] conditional VAE: no SavedModel export (not supported)")
+            else:
+                export_path = export_generator(model, out.export_dir, config.name)
     result = TrainResult(
         work_dir=work_dir,
         model_path=model_path,

@@ -214,3 +214,63 @@ def test_round_trip_keeps_the_new_options(tmp_path):
     assert float(loaded.sigma()) != pytest.approx(0.1)  # it was trained
     x = images(2)
     np.testing.assert_allclose(vae.reconstruct(x), loaded.reconstruct(x), atol=1e-6)
+
+
+def conditional_vae(**kwargs):
+    return VAE(
+        build_vae_encoder(32, latent_dim=4, width=4, num_classes=2),
+        build_vae_decoder(32, latent_dim=4, width=4, num_classes=2),
+        class_names=["dark", "light"],
+        seed=0,
+        **kwargs,
+    )
+
+
+def test_conditional_vae_learns_the_class_and_round_trips(tmp_path):
+    # Class 0: dark images, class 1: light ones; the label alone tells them
+    # apart, so the decoder must use it.
+    rng = np.random.default_rng(0)
+    labels = np.tile(np.array([0, 1], "int32"), 16)
+    x = np.where(labels[:, None, None, None] == 1, 0.85, 0.15) + rng.normal(
+        0, 0.02, (32, 32, 32, 3)
+    )
+    x = np.clip(x, 0, 1).astype("float32")
+    keras.utils.set_random_seed(0)
+    # A KL weight of 4 makes the latents costly: the free label is the
+    # cheaper way to carry the brightness.
+    vae = conditional_vae(beta=4.0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = vae.fit(x, labels, batch_size=8, epochs=12, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    # Same latents, different label: only the label can brighten them.
+    dark = vae.generate(8, seed=0, labels="dark").mean()
+    light = vae.generate(8, seed=0, labels=1).mean()
+    assert light > dark + 0.1
+    recon = np.asarray(vae.reconstruct(x[:4], labels=labels[:4]))
+    assert np.abs(recon - x[:4]).mean() < 0.2
+    with pytest.raises(ValueError, match="needs labels"):
+        vae.encode(x[:2])
+    with pytest.raises(ValueError, match="unknown class"):
+        vae.generate(2, seed=0, labels="grey")
+    vae.save(tmp_path / "cvae.keras")
+    loaded = keras.saving.load_model(tmp_path / "cvae.keras")
+    assert loaded.class_names == ["dark", "light"] and loaded.num_classes == 2
+    np.testing.assert_allclose(
+        loaded.generate(2, seed=3, labels=1),
+        vae.generate(2, seed=3, labels=1),
+        atol=1e-6,
+    )
+
+
+def test_conditional_vae_needs_matching_networks():
+    with pytest.raises(ValueError, match="class_names"):
+        VAE(
+            build_vae_encoder(32, 4, 4),
+            build_vae_decoder(32, 4, 4, num_classes=2),
+            class_names=["a", "b"],
+        )
+    with pytest.raises(ValueError, match="class_names"):
+        VAE(
+            build_vae_encoder(32, 4, 4, num_classes=2),
+            build_vae_decoder(32, 4, 4, num_classes=2),
+        )

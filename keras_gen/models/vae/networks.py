@@ -7,12 +7,27 @@ import keras
 from keras_gen.models.base import SUPPORTED_SIZES, num_stages  # noqa: F401 (re-export)
 
 
+def _with_label(x, first_input, num_classes: int | None):
+    """(`x` with the label's one-hot code appended, the model's inputs)."""
+    if not num_classes:
+        return x, first_input
+    label = keras.Input((), dtype="int32", name="label")
+    one_hot = keras.layers.CategoryEncoding(
+        num_classes, output_mode="one_hot", name="label_one_hot"
+    )(label)
+    return keras.layers.Concatenate(name="with_label")([x, one_hot]), [
+        first_input,
+        label,
+    ]
+
+
 def build_vae_encoder(
     image_size: int = 64,
     latent_dim: int = 128,
     width: int = 32,
     channels: int = 3,
     name: str = "encoder",
+    num_classes: int | None = None,
 ) -> keras.Model:
     """Encoder: images in [0, 1] -> (z_mean, z_log_var), each `[batch, latent_dim]`.
 
@@ -25,6 +40,9 @@ def build_vae_encoder(
         width: filters of the first convolution.
         channels: image channels.
         name: model name.
+        num_classes: conditional VAE: the model takes `[images, label]` (int
+            class ids) and sees the label's one-hot code next to the
+            flattened features.
 
     Example:
     >>> enc = build_vae_encoder(image_size=32, latent_dim=8, width=8)
@@ -44,13 +62,14 @@ def build_vae_encoder(
         )(x)
         filters = min(filters * 2, width * 8)
     x = keras.layers.Flatten()(x)
+    x, inputs = _with_label(x, images, num_classes)
     z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
     # Zero init starts the posterior at unit variance, which keeps the first
     # KL terms small and stable.
     z_log_var = keras.layers.Dense(
         latent_dim, kernel_initializer="zeros", dtype="float32", name="z_log_var"
     )(x)
-    return keras.Model(images, [z_mean, z_log_var], name=name)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
 
 
 def build_vae_decoder(
@@ -59,6 +78,7 @@ def build_vae_decoder(
     width: int = 32,
     channels: int = 3,
     name: str = "decoder",
+    num_classes: int | None = None,
 ) -> keras.Model:
     """Decoder: latents `[batch, latent_dim]` -> pixel logits `[batch, H, W, C]`.
 
@@ -71,6 +91,8 @@ def build_vae_decoder(
         width: filters of the last upsampling stage (mirror of the encoder).
         channels: image channels.
         name: model name.
+        num_classes: conditional VAE: the model takes `[z, label]` and
+            decodes `concat(z, one_hot(label))`.
 
     Example:
     >>> dec = build_vae_decoder(image_size=32, latent_dim=8, width=8)
@@ -80,7 +102,8 @@ def build_vae_decoder(
     stages = num_stages(image_size)
     filters = min(width * 2 ** (stages - 1), width * 8)
     z = keras.Input((latent_dim,), name="z")
-    x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(z)
+    x, inputs = _with_label(z, z, num_classes)
+    x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(x)
     x = keras.layers.Reshape((4, 4, filters))(x)
     for i in range(stages):
         filters = max(filters // 2, width) if i < stages - 1 else width
@@ -90,7 +113,7 @@ def build_vae_decoder(
     logits = keras.layers.Conv2D(
         channels, 3, 1, "same", dtype="float32", name="logits"
     )(x)
-    return keras.Model(z, logits, name=name)
+    return keras.Model(inputs, logits, name=name)
 
 
 def _residual_block(x, filters: int, name: str):
@@ -111,6 +134,7 @@ def build_residual_encoder(
     width: int = 32,
     channels: int = 3,
     name: str = "encoder",
+    num_classes: int | None = None,
 ) -> keras.Model:
     """Residual encoder: each strided convolution is followed by a residual block.
 
@@ -124,6 +148,7 @@ def build_residual_encoder(
         width: filters of the first stage.
         channels: image channels.
         name: model name.
+        num_classes: conditional VAE (see `build_vae_encoder`).
 
     Example:
     >>> enc = build_residual_encoder(image_size=64, latent_dim=8, width=8)
@@ -141,11 +166,12 @@ def build_residual_encoder(
         x = _residual_block(x, filters, f"res{i}")
         filters = min(filters * 2, width * 8)
     x = keras.layers.Flatten()(x)
+    x, inputs = _with_label(x, images, num_classes)
     z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
     z_log_var = keras.layers.Dense(
         latent_dim, kernel_initializer="zeros", dtype="float32", name="z_log_var"
     )(x)
-    return keras.Model(images, [z_mean, z_log_var], name=name)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
 
 
 def build_residual_decoder(
@@ -154,6 +180,7 @@ def build_residual_decoder(
     width: int = 32,
     channels: int = 3,
     name: str = "decoder",
+    num_classes: int | None = None,
 ) -> keras.Model:
     """Residual decoder: each transposed convolution is followed by a residual block.
 
@@ -166,6 +193,7 @@ def build_residual_decoder(
         width: filters of the last stage.
         channels: image channels.
         name: model name.
+        num_classes: conditional VAE (see `build_vae_decoder`).
 
     Example:
     >>> dec = build_residual_decoder(image_size=64, latent_dim=8, width=8)
@@ -175,7 +203,8 @@ def build_residual_decoder(
     stages = num_stages(image_size)
     filters = min(width * 2 ** (stages - 1), width * 8)
     z = keras.Input((latent_dim,), name="z")
-    x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(z)
+    x, inputs = _with_label(z, z, num_classes)
+    x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(x)
     x = keras.layers.Reshape((4, 4, filters))(x)
     for i in range(stages):
         filters = max(filters // 2, width) if i < stages - 1 else width
@@ -186,7 +215,7 @@ def build_residual_decoder(
     logits = keras.layers.Conv2D(
         channels, 3, 1, "same", dtype="float32", name="logits"
     )(x)
-    return keras.Model(z, logits, name=name)
+    return keras.Model(inputs, logits, name=name)
 
 
 VAE_ARCHITECTURES = {

@@ -8,7 +8,12 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_gen.models.base import GenerativeModel, SeedStateMixin, images_from_data
+from keras_gen.models.base import (
+    GenerativeModel,
+    SeedStateMixin,
+    images_from_data,
+    labels_from_data,
+)
 from keras_gen.models.distributed import average_over_global_batch, replica_normal
 from keras_gen.models.vae.corruption import corrupt, normalize_spec
 
@@ -142,6 +147,10 @@ class VAE(GenerativeModel):
         denoising: corruption spec (see `keras_gen.models.vae.corruption`):
             `train_step` encodes the corrupted batch and scores the
             reconstruction against the clean one. None: a plain VAE.
+        class_names: conditional VAE (Kingma et al. 2014, M2 without the
+            classifier): the encoder takes `[images, label]`, the decoder
+            `[z, label]` (build them with `num_classes`), batches are
+            `(images, labels)`; sampling takes `labels=` (ids or names).
         seed: seed of the reparameterisation and corruption noise.
 
     Example:
@@ -166,6 +175,7 @@ class VAE(GenerativeModel):
         learned_sigma: str | None = None,
         free_bits: float = 0.0,
         denoising: dict | None = None,
+        class_names: list[str] | None = None,
         seed: int | None = None,
         **kwargs,
     ):
@@ -186,6 +196,18 @@ class VAE(GenerativeModel):
             )
         if free_bits < 0:
             raise ValueError(f"free_bits must be >= 0, got {free_bits}.")
+        conditional = len(decoder.inputs) == 2
+        if conditional != bool(class_names) or len(encoder.inputs) != len(
+            decoder.inputs
+        ):
+            raise ValueError(
+                "a conditional VAE needs class_names and an encoder and decoder "
+                "built with num_classes (inputs [images, label] and [z, label]); "
+                f"got class_names={class_names!r}, encoder inputs "
+                f"{len(encoder.inputs)}, decoder inputs {len(decoder.inputs)}"
+            )
+        self.class_names = list(class_names) if class_names else None
+        self.num_classes = len(class_names) if class_names else None
         self.encoder = encoder
         self.decoder = decoder
         self.beta = beta
@@ -245,51 +267,68 @@ class VAE(GenerativeModel):
             return self.gaussian_sigma
         return ops.exp(self.log_sigma)
 
-    def encode(self, images, training=False):
-        """Images in [0, 1] -> (z_mean, z_log_var)."""
-        return self.encoder(images, training=training)
+    def _conditioned(self, x, labels):
+        if bool(self.num_classes) != (labels is not None):
+            raise ValueError(
+                "a conditional VAE needs labels (class ids)"
+                if self.num_classes
+                else "labels given, but the VAE is not conditional"
+            )
+        if labels is None:
+            return x
+        # Keras refuses a list mixing numpy arrays and tensors.
+        return [ops.convert_to_tensor(x), ops.cast(labels, "int32")]
 
-    def decode(self, z, training=False):
-        """Latents -> images in [0, 1]."""
-        return ops.sigmoid(self.decoder(z, training=training))
+    def encode(self, images, training=False, labels=None):
+        """Images in [0, 1] (and labels, if conditional) -> (z_mean, z_log_var)."""
+        return self.encoder(self._conditioned(images, labels), training=training)
+
+    def decode(self, z, training=False, labels=None):
+        """Latents (and labels, if conditional) -> images in [0, 1]."""
+        return ops.sigmoid(
+            self.decoder(self._conditioned(z, labels), training=training)
+        )
 
     def decode_latents(self, z, training=False):
+        # `generate` and the sample grids pass [z, labels] to conditional models.
+        if isinstance(z, (list, tuple)):
+            return self.decode(z[0], training=training, labels=z[1])
         return self.decode(z, training=training)
 
     def sample(self, num_images: int, seed: int | None = None):
         """`num_images` images decoded from prior samples (numpy, [0, 1])."""
         return self.generate(num_images, seed=seed)
 
-    def reconstruct(self, images, sample: bool = False):
+    def reconstruct(self, images, sample: bool = False, labels=None):
         """Decode the posterior mean (or a posterior sample) of `images`."""
-        z_mean, z_log_var = self.encode(images)
+        z_mean, z_log_var = self.encode(images, labels=labels)
         z = self.sampling([z_mean, z_log_var]) if sample else z_mean
-        return self.decode(z)
+        return self.decode(z, labels=labels)
 
-    def denoise(self, images):
+    def denoise(self, images, labels=None):
         """Reconstruction of (noisy) images from the posterior mean."""
-        return self.reconstruct(images)
+        return self.reconstruct(images, labels=labels)
 
-    def negative_elbo(self, images, sample: bool = False):
+    def negative_elbo(self, images, sample: bool = False, labels=None):
         """Negative ELBO per example in nats (beta 1, no free bits).
 
         With `sample=False` the decoder sees the posterior mean: a
         deterministic score (used for anomaly detection); with True a
         one-sample Monte Carlo estimate of the bound.
         """
-        z_mean, z_log_var = self.encode(images)
+        z_mean, z_log_var = self.encode(images, labels=labels)
         z = self.sampling([z_mean, z_log_var]) if sample else z_mean
-        logits = self.decoder(z, training=False)
+        logits = self.decoder(self._conditioned(z, labels), training=False)
         return reconstruction_nll(
             images, logits, self.likelihood, self.sigma()
         ) + kl_divergence(z_mean, z_log_var)
 
     # ------------------------------------------------------------------- steps
-    def _compute_losses(self, images, training, targets=None):
+    def _compute_losses(self, images, training, targets=None, labels=None):
         targets = images if targets is None else targets
-        z_mean, z_log_var = self.encoder(images, training=training)
+        z_mean, z_log_var = self.encode(images, training=training, labels=labels)
         z = self.sampling([z_mean, z_log_var])
-        logits = self.decoder(z, training=training)
+        logits = self.decoder(self._conditioned(z, labels), training=training)
         reconstruction = reconstruction_nll(
             targets, logits, self.likelihood, self.sigma()
         )
@@ -309,13 +348,14 @@ class VAE(GenerativeModel):
 
     def train_step(self, data):
         images = images_from_data(data)
+        labels = labels_from_data(data) if self.num_classes else None
         inputs = images
         if self.denoising is not None:
             # The clean batch is the target: the model learns to undo noise.
             inputs = corrupt(images, self.denoising, self.corruption_seed)
         with tf.GradientTape() as tape:
             per_example, logs = self._compute_losses(
-                inputs, training=True, targets=images
+                inputs, training=True, targets=images, labels=labels
             )
             loss = self.optimizer.scale_loss(average_over_global_batch(per_example))
         variables = self.encoder.trainable_variables + self.decoder.trainable_variables
@@ -329,7 +369,10 @@ class VAE(GenerativeModel):
     def test_step(self, data):
         # Clean inputs, also for denoising models: the validation ELBO is the
         # generative model's, comparable with a plain VAE's.
-        _, logs = self._compute_losses(images_from_data(data), training=False)
+        labels = labels_from_data(data) if self.num_classes else None
+        _, logs = self._compute_losses(
+            images_from_data(data), training=False, labels=labels
+        )
         self._record(logs)
         return self._logs()
 
@@ -346,6 +389,7 @@ class VAE(GenerativeModel):
                 "learned_sigma": self.learned_sigma,
                 "free_bits": self.free_bits,
                 "denoising": self.denoising,
+                "class_names": self.class_names,
                 "seed": self.seed,
             }
         )
