@@ -326,11 +326,6 @@ class Config:
     def validate(self, where: str = "") -> None:
         if not self.name or "/" in self.name:
             raise ConfigError("name must be a non-empty string without '/'.")
-        if self.data.labels is not None and self.model.type != "gan":
-            raise ConfigError(
-                "data.labels: conditional models are GANs for now; "
-                f"model.type is {self.model.type!r}."
-            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
