@@ -75,7 +75,8 @@ class _Identity:
     """Stands in for a fixed-size model: checks tiles and returns them."""
 
     def __init__(self, side):
-        self.encoder = keras.Sequential([keras.Input((side, side, 3))])
+        images = keras.Input((side, side, 3))
+        self.encoder = keras.Model(images, keras.layers.Identity()(images))
         self.calls = 0
 
     def reconstruct(self, batch):
