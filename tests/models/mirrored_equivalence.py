@@ -37,14 +37,23 @@ GLOBAL_BATCH = 8
 STEPS = 2
 
 
+NUM_CLASSES = 3
+
+
 def build(kind, loss, extras=None):
+    extras = dict(extras or {})
     if kind == "gan":
+        classes = extras.get("num_classes")
         model = GAN(
-            build_dcgan_generator(32, 16, 8, synchronized_bn=True, seed=1),
-            build_dcgan_discriminator(32, 8, synchronized_bn=True, seed=2),
+            build_dcgan_generator(
+                32, 16, 8, synchronized_bn=True, num_classes=classes, seed=1
+            ),
+            build_dcgan_discriminator(
+                32, 8, synchronized_bn=True, num_classes=classes, seed=2
+            ),
             loss=loss,
             seed=3,
-            **(extras or {}),
+            **extras,
         )
         # Plain SGD: its update is linear in the gradient, so a wrong
         # scaling (N times the update) shows up directly, whereas Adam
@@ -65,9 +74,13 @@ def run(strategy, kind, loss, images, init_weights, extras=None):
         if init_weights is not None:
             model.set_weights(init_weights)
     initial = [w.copy() for w in model.get_weights()]
-    data = tf.data.Dataset.from_tensor_slices(images).batch(
-        GLOBAL_BATCH, drop_remainder=True
-    )
+    batch = GLOBAL_BATCH * (extras or {}).get("n_critic", 1)
+    if (extras or {}).get("num_classes"):
+        labels = np.arange(len(images)) % NUM_CLASSES
+        data = tf.data.Dataset.from_tensor_slices((images, labels.astype("int32")))
+    else:
+        data = tf.data.Dataset.from_tensor_slices(images)
+    data = data.batch(batch, drop_remainder=True)
     history = model.fit(data, epochs=1, steps_per_epoch=STEPS, verbose=0)
     logs = {k: float(v[-1]) for k, v in history.history.items()}
     return initial, model.get_weights(), logs
@@ -85,6 +98,9 @@ def main():
             "augment": "color,translation,cutout",
             "r1_gamma": 1.0,
         }
+    if "--conditional-critic" in sys.argv:
+        # Class-conditional BN + projection discriminator, 3 critic updates.
+        extras = {"num_classes": NUM_CLASSES, "n_critic": 3}
     if "--local-mean" in sys.argv:
         from keras import ops
 
@@ -102,7 +118,7 @@ def main():
     low = -1.0 if kind == "gan" else 0.0
     images = (
         np.random.default_rng(0)
-        .uniform(low, 1.0, (GLOBAL_BATCH * STEPS, 32, 32, 3))
+        .uniform(low, 1.0, (GLOBAL_BATCH * STEPS * 3, 32, 32, 3))
         .astype("float32")
     )
     one = tf.distribute.OneDeviceStrategy("/cpu:0")

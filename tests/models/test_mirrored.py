@@ -33,6 +33,7 @@ def run_equivalence(*args):
         ("gan", "lsgan"),
         ("gan", "wgan-gp"),
         ("gan", "hinge", "--full"),  # + EMA, DiffAugment, R1
+        ("gan", "hinge", "--conditional-critic"),  # 3 classes, n_critic 3
         ("vae",),
     ],
     ids="-".join,

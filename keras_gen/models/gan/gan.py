@@ -31,9 +31,10 @@ class GAN(GenerativeModel):
     batch, so the step is the same on one device and on N replicas.
 
     With `n_critic` > 1 (WGAN-GP's usual 5), every batch holds `n_critic`
-    chunks: the discriminator takes one update per chunk, each with fresh
-    noise, then the generator one update; a step then counts one generator
-    update and `fit`'s batch size is `n_critic` times the per-update batch.
+    chunks (rows i, i + n_critic, ...): the discriminator takes one update
+    per chunk, each with fresh noise, then the generator one update through
+    the last chunk; a step counts one generator update and `fit`'s batch
+    size is `n_critic` times the per-update batch.
 
     A conditional GAN (`num_classes` set) has a generator taking `[z, label]`
     and a discriminator taking `[images, label]`; batches are
@@ -328,21 +329,25 @@ class GAN(GenerativeModel):
     def train_step(self, data):
         real = images_from_data(data)
         labels = labels_from_data(data) if self.num_classes else None
-        chunk = ops.shape(real)[0] // self.n_critic
+        n = self.n_critic
 
         # Phase 1 (n_critic > 1 only): the extra discriminator updates, each
-        # on its own chunk of the batch and fresh noise. Unrolled in Python:
-        # a tf.while_loop around batch norm is rejected under MirroredStrategy.
-        for i in range(self.n_critic - 1):
-            rows = slice(i * chunk, (i + 1) * chunk)
-            chunk_labels = None if labels is None else labels[rows]
+        # on its own chunk of the batch and fresh noise. Chunk i is rows
+        # i, i + n, i + 2n, ...: strided chunks of the replicas' slices add
+        # up to the strided chunks of the global batch, so N replicas update
+        # on exactly the examples one device would. Unrolled in Python: a
+        # tf.while_loop around batch norm is rejected under MirroredStrategy.
+        for i in range(n - 1):
+            chunk_labels = None if labels is None else labels[i::n]
+            chunk = real[i::n]
             fake = self.generator(
-                self._conditioned(self._noise(chunk), chunk_labels), training=True
+                self._conditioned(self._noise(ops.shape(chunk)[0]), chunk_labels),
+                training=True,
             )
-            self._discriminator_update(real[rows], fake, chunk_labels)
-        if self.n_critic > 1:
-            real = real[(self.n_critic - 1) * chunk :]
-            labels = None if labels is None else labels[(self.n_critic - 1) * chunk :]
+            self._discriminator_update(chunk, fake, chunk_labels)
+        if n > 1:
+            real = real[n - 1 :: n]
+            labels = None if labels is None else labels[n - 1 :: n]
         z = self._noise(ops.shape(real)[0])
 
         with tf.GradientTape() as g_tape:
@@ -427,11 +432,28 @@ def batch_diversity(fake, real):
     0 while the losses can still look healthy.
     """
 
-    def spread(images):
-        images = ops.cast(images, "float32")
-        return ops.mean(ops.std(images, axis=0))
+    return _global_spread(fake) / (_global_spread(real) + 1e-8)
 
-    return spread(fake) / (spread(real) + 1e-8)
+
+def _global_spread(images):
+    """Mean per-pixel standard deviation over the global batch.
+
+    From summed moments all-reduced over replicas, so N replicas log the
+    number one device computes on the same global batch.
+    """
+    x = ops.cast(images, "float32")
+    moments = [
+        ops.cast(ops.shape(x)[0], "float32"),
+        ops.sum(x, axis=0),
+        ops.sum(ops.square(x), axis=0),
+    ]
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        moments = ctx.all_reduce(tf.distribute.ReduceOp.SUM, moments)
+    n, total, squares = moments
+    mean = total / n
+    variance = ops.maximum(squares / n - ops.square(mean), 0.0)
+    return ops.mean(ops.sqrt(variance))
 
 
 def _check_classes(generator, num_classes, class_names):
