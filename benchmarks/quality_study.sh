@@ -16,9 +16,9 @@ wait
 for epoch in 010 040; do
   for c in quality_dcgan quality_best; do
     $KG evaluate "$OUT/$c/checkpoints/epoch_$epoch.keras" --data "$DATA" \
-      --metrics fid,kid,swd,pr --num 4000 --out "$OUT/${c}_e$epoch.json"
+      --metrics fid,kid,pr --num 4000 --out "$OUT/${c}_e$epoch.json"
   done
 done
 # The floor: two disjoint halves of the photos (2,000 + 2,000).
-$KG evaluate --data "$DATA" --image-size 64 --real-vs-real --metrics fid,kid,swd,pr \
+$KG evaluate --data "$DATA" --image-size 64 --real-vs-real --metrics fid,kid,pr \
   --num 4000 --out "$OUT/real_vs_real.json"

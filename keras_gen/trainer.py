@@ -45,7 +45,14 @@ from keras_gen.checkpointing import (
     restore_latest,
     training_step,
 )
-from keras_gen.config import Config, ConfigError, OptimizerConfig, save_config
+from keras_gen.config import (
+    AUTO_AUGMENT_BELOW,
+    AUTO_AUGMENT_POLICY,
+    Config,
+    ConfigError,
+    OptimizerConfig,
+    save_config,
+)
 from keras_gen.export import export_generator
 from keras_gen.models.base import GenerativeModel
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
@@ -189,6 +196,34 @@ def class_names_of(config: Config) -> list[str] | None:
     return inferred_class_names(d.path)
 
 
+def count_images(config: Config) -> int | None:
+    """Images in one pass over the configured data, if known without reading them.
+
+    Procedural rooms: `num_images`; a folder: its image files (listed, not
+    opened), at most `num_images`; TFDS/TFRecord: None (unknown).
+    """
+    d = config.data
+    if d.source == "rooms":
+        return d.num_images
+    if d.source != "folder":
+        return None
+    from keras_gen.data.folder import scan_image_folder
+
+    files = len(scan_image_folder(d.path, check="none").files)
+    return files if d.num_images is None else min(files, d.num_images)
+
+
+def resolve_augment(config: Config) -> str | None:
+    """The DiffAugment policy of a GAN config, deciding `augment: auto`."""
+    augment = config.model.augment
+    if augment != "auto":
+        return augment
+    count = count_images(config)
+    if count is not None and count < AUTO_AUGMENT_BELOW:
+        return AUTO_AUGMENT_POLICY
+    return None
+
+
 def build_model(
     config: Config,
     synchronized_bn: bool = False,
@@ -250,7 +285,7 @@ def _build_model(
             loss=m.loss,
             gradient_penalty_weight=m.gradient_penalty_weight,
             ema_decay=m.ema_decay,
-            augment=m.augment,
+            augment=resolve_augment(config),
             r1_gamma=m.r1_gamma,
             n_critic=m.n_critic,
             class_names=class_names,

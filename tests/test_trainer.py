@@ -82,3 +82,30 @@ def test_conditional_vae_trains_with_validation_and_options(tmp_path):
     for key in ("val_nelbo_bits_per_dim", "active_units", "kl_weight"):
         assert np.isfinite(history[key][-1]), key
     assert model.generate(2, seed=0, labels=1).shape == (2, 32, 32, 3)
+
+
+def test_augment_auto_turns_diffaugment_on_for_small_datasets(tmp_path):
+    from keras_gen.config import AUTO_AUGMENT_BELOW
+    from keras_gen.trainer import build_model, resolve_augment
+
+    small = load_config(CONFIGS / "smoke_gan.yaml", ["model.augment=auto"])
+    assert resolve_augment(small) == "translation,cutout"
+    assert build_model(small).augment == "translation,cutout"
+    large = load_config(
+        CONFIGS / "smoke_gan.yaml",
+        ["model.augment=auto", f"data.num_images={AUTO_AUGMENT_BELOW}"],
+    )
+    assert resolve_augment(large) is None
+    # A folder counts its image files (listed, not decoded).
+    from PIL import Image
+
+    for i in range(3):
+        Image.new("RGB", (8, 8)).save(tmp_path / f"{i}.png")
+    folder = load_config(
+        CONFIGS / "smoke_gan.yaml",
+        ["model.augment=auto", "data.source=folder", f"data.path={tmp_path}"],
+    )
+    assert resolve_augment(folder) == "translation,cutout"
+    explicit = load_config(CONFIGS / "smoke_gan.yaml", ["model.augment=color"])
+    assert resolve_augment(explicit) == "color"
+    assert resolve_augment(load_config(CONFIGS / "smoke_gan.yaml")) is None
