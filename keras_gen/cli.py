@@ -6,6 +6,9 @@
     keras-gen evaluate MODEL --data rooms|FOLDER [--metrics fid,kid,swd,pr] [--num N]
     keras-gen data convert|import-lsun|preview ...
     keras-gen export RUN_DIR|MODEL.keras --name NAME [--version V]
+    keras-gen denoise MODEL.keras IN_DIR|IMAGE --out OUT_DIR [--add-noise 0.1]
+    keras-gen anomaly fit MODEL --data NORMAL_VAL [--fpr 0.05] [--score nelbo]
+    keras-gen anomaly score MODEL DATA --out scores.csv [--normal CLASS]
     keras-gen data convert SRC --out DIR [--shards N] [--size S]
     keras-gen data import-lsun PATH_TO_lmdb --out DIR [--to tfrecord|folder]
     keras-gen data preview SPEC|CONFIG.yaml --out grid.png
@@ -151,13 +154,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from keras_gen.export import MODELS_CONFIG, export_from_path, list_models
 
+    threshold = args.anomaly_threshold
+    if threshold is None:
+        threshold = _sidecar_threshold(args.model)
     path = export_from_path(
         args.model,
         args.export_dir,
         args.name,
         version=args.version,
         overwrite=args.overwrite,
-        anomaly_threshold=args.anomaly_threshold,
+        anomaly_threshold=threshold,
         base_path=args.base_path,
     )
     signatures = sorted(tf.saved_model.load(str(path)).signatures)
@@ -168,6 +174,145 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"[keras-gen] models.config: {Path(args.export_dir) / MODELS_CONFIG} "
         f"({len(models)} model{'s' * (len(models) != 1)}: {', '.join(models)})"
     )
+    return 0
+
+
+def _sidecar_threshold(model: str) -> float | None:
+    """The `keras-gen anomaly fit` threshold stored beside a .keras model."""
+    from keras_gen.anomaly import read_sidecar, sidecar_path
+
+    path = Path(model)
+    path = path / "model.keras" if path.is_dir() else path
+    record = read_sidecar(path) if path.suffix == ".keras" else None
+    if record is None:
+        return None
+    if record["score"] != "nelbo":
+        # The exported anomaly_score signature computes the negative ELBO; a
+        # threshold of another score would be meaningless there.
+        print(
+            f"[keras-gen] {sidecar_path(path)}: threshold is for score "
+            f"{record['score']!r}, the export scores 'nelbo'; not exported"
+        )
+        return None
+    print(
+        f"[keras-gen] anomaly threshold {record['threshold']:.6g} "
+        f"(fpr {record['fpr']}) from {sidecar_path(path)}"
+    )
+    return float(record["threshold"])
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from keras_gen.denoise import denoise_files
+
+    if args.add_noise is not None and args.add_noise < 0:
+        raise ValueError(f"--add-noise must be >= 0, got {args.add_noise}")
+    records = denoise_files(
+        args.model, args.input, args.out, add_noise=args.add_noise, seed=args.seed
+    )
+    print(f"[keras-gen] denoised {len(records)} image(s) into {args.out}")
+    if args.add_noise is not None:
+        noisy = np.mean([r["psnr_noisy"] for r in records])
+        clean = np.mean([r["psnr_denoised"] for r in records])
+        print(
+            f"[keras-gen] sigma {args.add_noise}: PSNR noisy {noisy:.2f} dB -> "
+            f"denoised {clean:.2f} dB (noisy | denoised | clean: *_triplet.png)"
+        )
+    return 0
+
+
+def _groups(files: list[Path], root: Path) -> list[str]:
+    """The first sub-folder of every file under `root` ("" for files at the top)."""
+    if root.is_file():
+        return [""]
+    return [
+        p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else ""
+        for p in files
+    ]
+
+
+def cmd_anomaly(args: argparse.Namespace) -> int:
+    from keras_gen import anomaly
+    from keras_gen.denoise import list_images
+
+    model = anomaly.load_model(args.model)
+    model_path = Path(args.model)
+    model_path = model_path / "model.keras" if model_path.is_dir() else model_path
+    size = anomaly.model_image_size(model)
+    if args.anomaly_command == "fit":
+        files = list_images(args.data)
+        scores = anomaly.compute_scores(
+            model, anomaly.load_images(files, size), [args.score]
+        )[args.score]
+        threshold = anomaly.fit_threshold(scores, args.fpr)
+        achieved = float(np.mean(scores > threshold))
+        path = anomaly.write_sidecar(
+            model_path,
+            args.score,
+            threshold,
+            args.fpr,
+            {"data": str(args.data), "images": len(files), "achieved_fpr": achieved},
+        )
+        print(
+            f"[keras-gen] threshold {threshold:.6g} on score {args.score!r}: "
+            f"{achieved:.2%} of {len(files)} normal images above it "
+            f"(requested {args.fpr:.2%})"
+        )
+        print(f"[keras-gen] wrote {path}")
+        return 0
+    import csv
+
+    record = anomaly.read_sidecar(model_path)
+    files = list_images(args.data)
+    groups = _groups(files, Path(args.data))
+    kinds = [k.strip() for k in args.scores.split(",") if k.strip()]
+    scores = anomaly.compute_scores(model, anomaly.load_images(files, size), kinds)
+    key = record["score"] if record and record["score"] in scores else kinds[0]
+    flagged = (
+        scores[key] > record["threshold"] if record and key == record["score"] else None
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["path", "group", *kinds, *(["is_anomaly"] if flagged is not None else [])]
+        )
+        for i, path in enumerate(files):
+            row = [str(path), groups[i], *(f"{scores[k][i]:.6g}" for k in kinds)]
+            if flagged is not None:
+                row.append(int(flagged[i]))
+            writer.writerow(row)
+    print(f"[keras-gen] wrote {len(files)} scores to {out}")
+    names = sorted(set(groups))
+    by_group = {g or "(top)": scores[key][[x == g for x in groups]] for g in names}
+    threshold = record["threshold"] if flagged is not None else None
+    hist = anomaly.plot_histogram(
+        by_group, out.with_suffix(".hist.png"), threshold, f"score: {key}"
+    )
+    print(f"[keras-gen] wrote {hist}")
+    if flagged is not None:
+        for g, sel in by_group.items():
+            print(f"[keras-gen]   {g}: {np.mean(sel > threshold):.1%} flagged")
+    if args.normal:
+        if args.normal not in names:
+            raise ValueError(
+                f"--normal {args.normal!r} is not a sub-folder of {args.data}; "
+                f"found: {', '.join(n or '(top)' for n in names)}"
+            )
+        normal = by_group[args.normal]
+        others = {g: v for g, v in by_group.items() if g != args.normal}
+        if not others:
+            raise ValueError(f"{args.data}: no sub-folder besides {args.normal!r}")
+        roc = anomaly.plot_roc(
+            normal, others, out.with_suffix(".roc.png"), f"score: {key}"
+        )
+        for g, v in others.items():
+            print(
+                f"[keras-gen]   {g} vs {args.normal}: ROC-AUC "
+                f"{anomaly.roc_auc(normal, v):.3f}, TPR at 5% FPR "
+                f"{anomaly.tpr_at_fpr(normal, v, 0.05):.3f}"
+            )
+        print(f"[keras-gen] wrote {roc}")
     return 0
 
 
@@ -384,6 +529,55 @@ def build_parser() -> argparse.ArgumentParser:
         "models.config (e.g. /models in Docker; default: its absolute path)",
     )
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "denoise",
+        help="denoise images of any size (a fully convolutional DAE in one pass, "
+        "a fixed-size VAE on overlapping tiles)",
+    )
+    p.add_argument("model", help="a denoising model .keras file")
+    p.add_argument("input", help="an image file or a folder of images")
+    p.add_argument("--out", required=True, help="output folder (PNG per input)")
+    p.add_argument(
+        "--add-noise",
+        type=float,
+        metavar="SIGMA",
+        help="treat inputs as clean: add Gaussian noise of SIGMA first and write "
+        "noisy | denoised | clean triplets with PSNRs",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of --add-noise")
+    p.set_defaults(func=cmd_denoise)
+
+    p = sub.add_parser("anomaly", help="VAE anomaly scores and threshold")
+    anomaly_sub = p.add_subparsers(dest="anomaly_command", required=True)
+    q = anomaly_sub.add_parser(
+        "fit", help="calibrate a threshold on normal images at a false-positive rate"
+    )
+    q.add_argument("model", help="run folder or .keras VAE")
+    q.add_argument("--data", required=True, help="held-out NORMAL images (folder)")
+    q.add_argument("--fpr", type=float, default=0.05, help="false-positive rate")
+    q.add_argument(
+        "--score",
+        default="nelbo",
+        choices=("nelbo", "pixel", "feature"),
+        help="score to threshold (nelbo is also what the export computes)",
+    )
+    q.set_defaults(func=cmd_anomaly)
+    q = anomaly_sub.add_parser("score", help="score images, write CSV and plots")
+    q.add_argument("model", help="run folder or .keras VAE")
+    q.add_argument("data", help="image or folder (sub-folders are groups)")
+    q.add_argument("--out", required=True, help="CSV file (plots beside it)")
+    q.add_argument(
+        "--scores",
+        default="nelbo,pixel,feature",
+        help="comma-separated: nelbo, pixel, feature, complexity",
+    )
+    q.add_argument(
+        "--normal",
+        help="sub-folder of DATA holding normal images: adds ROC-AUC, TPR at 5%% "
+        "FPR and a ROC plot of every other sub-folder against it",
+    )
+    q.set_defaults(func=cmd_anomaly)
 
     p = sub.add_parser(
         "evaluate",

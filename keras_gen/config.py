@@ -37,10 +37,22 @@ class ModelConfig:
     """What network to build.
 
     `type` picks the family; keys of the other family are ignored.
+
+    VAE: `architecture` "conv" (strided convolutions) or "residual" (a
+    residual block after each of them). `kl_schedule` drives the KL weight:
+    "constant" (1), "warmup" (0 -> 1 over `kl_warmup_steps` steps) or
+    "cyclical" (0 -> 1 over the first `kl_cycle_ratio` of every
+    `kl_cycle_steps` steps); left out, it is "warmup" when
+    `kl_warmup_steps` > 0, else "constant". `learned_sigma` ("global" or
+    "channel") learns the Gaussian likelihood's standard deviation, starting
+    at `gaussian_sigma`. `free_bits` floors each latent dimension's KL at
+    that many nats. `denoising` trains on corrupted inputs with clean
+    targets: a mapping with `noise` (gaussian, salt_pepper, mask), `sigma`
+    (a number or [lo, hi]), `amount` and `mask_size`.
     """
 
     type: Literal["gan", "vae"] = "gan"
-    architecture: Literal["dcgan", "resnet", "conv"] = "dcgan"
+    architecture: Literal["dcgan", "resnet", "conv", "residual"] = "dcgan"
     image_size: Literal[32, 64, 128] = 64
     latent_dim: int = 100
     width: int = 64
@@ -59,13 +71,24 @@ class ModelConfig:
     beta: float = 1.0
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     gaussian_sigma: float = 0.1
+    learned_sigma: Literal["global", "channel"] | None = None
+    free_bits: float = 0.0
+    kl_schedule: Literal["constant", "warmup", "cyclical"] | None = None
     kl_warmup_steps: int = 0
+    kl_cycle_steps: int = 1000
+    kl_cycle_ratio: float = 0.5
+    denoising: dict | None = None
 
     def validate(self, where: str) -> None:
         _positive(self, where, "latent_dim", "width", "n_critic")
         if self.type == "vae" and self.architecture == "dcgan":
-            # The VAE has one architecture; "dcgan" is just the GAN default.
+            # "dcgan" is just the GAN default; the VAE's is "conv".
             self.architecture = "conv"
+        if self.type == "vae" and self.architecture not in ("conv", "residual"):
+            raise ConfigError(
+                f"{where}.architecture: {self.architecture!r} is not a VAE "
+                "architecture; allowed: 'conv', 'residual'."
+            )
         if self.type == "gan" and self.architecture not in ("dcgan", "resnet"):
             raise ConfigError(
                 f"{where}.architecture: {self.architecture!r} is not a GAN "
@@ -86,6 +109,34 @@ class ModelConfig:
             raise ConfigError(f"{where}.gaussian_sigma must be > 0.")
         if self.beta < 0 or self.kl_warmup_steps < 0:
             raise ConfigError(f"{where}.beta and kl_warmup_steps must be >= 0.")
+        self._validate_vae(where)
+
+    def _validate_vae(self, where: str) -> None:
+        if self.free_bits < 0:
+            raise ConfigError(f"{where}.free_bits must be >= 0, got {self.free_bits}.")
+        if self.learned_sigma is not None and self.likelihood != "gaussian":
+            raise ConfigError(
+                f"{where}.learned_sigma needs {where}.likelihood 'gaussian', "
+                f"got {self.likelihood!r}."
+            )
+        if self.kl_schedule is None:
+            self.kl_schedule = "warmup" if self.kl_warmup_steps else "constant"
+        if self.kl_schedule == "warmup" and self.kl_warmup_steps < 1:
+            raise ConfigError(
+                f"{where}.kl_schedule 'warmup' needs {where}.kl_warmup_steps >= 1."
+            )
+        _positive(self, where, "kl_cycle_steps")
+        if not 0 < self.kl_cycle_ratio <= 1:
+            raise ConfigError(
+                f"{where}.kl_cycle_ratio must be in (0, 1], got {self.kl_cycle_ratio}."
+            )
+        if self.denoising is not None:
+            from keras_gen.models.vae.corruption import normalize_spec
+
+            try:
+                self.denoising = normalize_spec(self.denoising)
+            except ValueError as err:
+                raise ConfigError(f"{where}.{err}") from None
 
 
 @dataclass
@@ -104,6 +155,11 @@ class DataConfig:
     `deterministic: false` lets parallel reading/decoding (tfrecord, tfds)
     return images out of order (faster on slow storage, not reproducible);
     `threads` gives those pipelines a private tf.data thread pool.
+    `validation_images` > 0 (VAE) evaluates the model on that many held-out
+    images after every epoch (`val_*` metrics, including the negative ELBO in
+    bits/dim, and the active latent units): images of the folder
+    `validation_path`, or for `source: rooms` rooms rendered with another
+    seed (never in the training set).
     `labels` makes the model conditional on a class: `inferred` for a folder
     whose sub-folders are the classes, or an integer label of the procedural
     rooms (`has_bed`, `floor_texture`, `num_windows`, ...).
@@ -126,10 +182,23 @@ class DataConfig:
     download: bool = False
     deterministic: bool = True
     threads: int | None = None
+    validation_images: int = 0
+    validation_path: str | None = None
     labels: str | None = None
 
     def validate(self, where: str) -> None:
         self._validate_labels(where)
+        if self.validation_images < 0:
+            raise ConfigError(f"{where}.validation_images must be >= 0.")
+        if (
+            self.validation_images
+            and self.source != "rooms"
+            and not (self.validation_path)
+        ):
+            raise ConfigError(
+                f"{where}.validation_images needs {where}.validation_path (a folder "
+                f"of held-out images) when {where}.source is '{self.source}'."
+            )
         if self.source in ("folder", "tfrecord") and not self.path:
             raise ConfigError(
                 f"{where}.path is required when {where}.source is '{self.source}'."
@@ -150,7 +219,6 @@ class DataConfig:
         if self.num_images is not None:
             _positive(self, where, "num_images")
         _positive(self, where, "shuffle_buffer")
-
 
     def _validate_labels(self, where: str) -> None:
         if self.labels is None:
@@ -174,6 +242,7 @@ class DataConfig:
             f"{where}.labels: class labels are read from 'folder' (inferred "
             f"from sub-folders) and 'rooms' sources, not {self.source!r}."
         )
+
 
 @dataclass
 class OptimizerConfig:
@@ -264,11 +333,6 @@ class Config:
     def validate(self, where: str = "") -> None:
         if not self.name or "/" in self.name:
             raise ConfigError("name must be a non-empty string without '/'.")
-        if self.data.labels is not None and self.model.type != "gan":
-            raise ConfigError(
-                "data.labels: conditional models are GANs for now; "
-                f"model.type is {self.model.type!r}."
-            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -325,7 +389,10 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected {_describe(tp)}, got {value!r}.")
         return _from_dict(tp, value, where)
-    if tp is bool:
+    if tp is dict:
+        if isinstance(value, dict):
+            return dict(value)
+    elif tp is bool:
         if isinstance(value, bool):
             return value
     elif tp is int:

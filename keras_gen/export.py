@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
@@ -437,7 +438,12 @@ def build_export_archive(
     encoder = model.encoder
     size = _input_image_size(encoder)
     likelihood = getattr(model, "likelihood", "bernoulli")
-    sigma = float(getattr(model, "gaussian_sigma", 0.1))
+    # A learned sigma (global or per channel) is frozen at its trained value.
+    sigma = (
+        np.asarray(model.sigma(), dtype=np.float32)
+        if hasattr(model, "sigma")
+        else float(getattr(model, "gaussian_sigma", 0.1))
+    )
 
     def posterior(images):
         x = _prepare_images(images, size, value_range)

@@ -32,8 +32,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gen.callbacks import (
+    CyclicalKL,
     KeepCheckpoints,
     KLWarmup,
+    LatentDiagnostics,
     ReconstructionGrid,
     SampleGrid,
 )
@@ -59,7 +61,7 @@ from keras_gen.models.gan.resnet import (
     build_resnet_discriminator,
     build_resnet_generator,
 )
-from keras_gen.models.vae.networks import build_vae_decoder, build_vae_encoder
+from keras_gen.models.vae.networks import VAE_ARCHITECTURES
 from keras_gen.models.vae.vae import VAE
 from keras_gen.utils.images import plot_metrics, read_metrics_csv
 
@@ -289,12 +291,18 @@ def _build_model(
             class_names=class_names,
             seed=m.seed,
         )
+    build_encoder, build_decoder = VAE_ARCHITECTURES[m.architecture]
+    num_classes = len(class_names) if class_names else None
     return VAE(
-        build_vae_encoder(m.image_size, m.latent_dim, m.width),
-        build_vae_decoder(m.image_size, m.latent_dim, m.width),
+        build_encoder(m.image_size, m.latent_dim, m.width, num_classes=num_classes),
+        build_decoder(m.image_size, m.latent_dim, m.width, num_classes=num_classes),
         beta=m.beta,
         likelihood=m.likelihood,
         gaussian_sigma=m.gaussian_sigma,
+        learned_sigma=m.learned_sigma,
+        free_bits=m.free_bits,
+        denoising=m.denoising,
+        class_names=class_names,
         seed=m.seed,
     )
 
@@ -448,6 +456,65 @@ def distribute_global_batches(
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
+def _images_and_labels(batch) -> tuple[Any, Any]:
+    """(images, labels or None) of an `x` or `(x, y)` batch."""
+    if isinstance(batch, (tuple, list)):
+        return batch[0], batch[1]
+    return batch, None
+
+
+def validation_images(config: Config, value_range) -> Any:
+    """The held-out images of `data.validation_images` (None when 0).
+
+    Rooms are rendered with a seed no training run uses; a folder is read in
+    file order, unaugmented.
+    """
+    d = config.data
+    if not d.validation_images:
+        return None
+    size = config.model.image_size
+    if d.validation_path:
+        from keras_gen.data.folder import image_folder_dataset
+
+        ds = image_folder_dataset(
+            d.validation_path,
+            image_size=size,
+            batch_size=d.validation_images,
+            value_range=value_range,
+            training=False,
+            cache=False,
+            check=d.check,
+            drop_remainder=False,
+            labels="inferred" if d.labels else None,
+        )
+        batch = next(iter(ds.take(1)))
+        if isinstance(batch, tuple):
+            return tuple(t.numpy() for t in batch)
+        return batch.numpy()
+    from keras_gen.data.rooms import render_rooms
+
+    # Offset far from any seed a config uses, so no validation room is a
+    # training room.
+    images, table = render_rooms(
+        d.validation_images, size=size, seed=d.seed + 1_000_003
+    )
+    low, high = value_range
+    images = images.astype("float32") / 255.0 * (high - low) + low
+    if d.labels:
+        return images, table[d.labels].astype("int32")
+    return images
+
+
+def kl_schedule_callback(config: Config) -> keras.callbacks.Callback | None:
+    """The callback of `model.kl_schedule` (None for "constant")."""
+    m = config.model
+    if m.kl_schedule == "warmup":
+        return KLWarmup(m.kl_warmup_steps)
+    if m.kl_schedule == "cyclical":
+        return CyclicalKL(m.kl_cycle_steps, m.kl_cycle_ratio)
+    return None
+
+
 def resolve_work_dir(config: Config, work_dir: str | Path | None = None) -> Path:
     return Path(work_dir or config.output.work_dir.format(name=config.name))
 
@@ -576,6 +643,19 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         StopOnNonFinite(),
         TrainingBackup(backup_dir, every=config.train.backup_every),
     ]
+    val_images = None
+    if isinstance(model, VAE):
+        val_images = validation_images(config, model.value_range)
+        if is_chief:
+            # Before the CSV logger, which then records `active_units`.
+            fixed = val_images
+            if fixed is None:
+                num = min(256, config.data.num_images or 256)
+                try:
+                    fixed = first_images(config, model.value_range, num)
+                except StopIteration:  # fewer images than `num`: one batch less
+                    fixed = first_images(config, model.value_range, 16)
+            callbacks.append(LatentDiagnostics(*_images_and_labels(fixed)))
     if is_chief:
         callbacks += [
             SampleGrid(samples_dir, out.num_samples, out.sample_every, scale=2),
@@ -589,12 +669,27 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         if isinstance(model, VAE):
             fixed = first_images(config, model.value_range, 16)
             callbacks.append(
-                ReconstructionGrid(fixed, samples_dir, out.sample_every, scale=2)
+                ReconstructionGrid(
+                    *_images_and_labels(fixed),
+                    directory=samples_dir,
+                    every=out.sample_every,
+                    scale=2,
+                )
             )
         if out.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
-    if isinstance(model, VAE) and config.model.kl_warmup_steps:
-        callbacks.append(KLWarmup(config.model.kl_warmup_steps))
+    schedule = kl_schedule_callback(config) if isinstance(model, VAE) else None
+    if schedule is not None:
+        # First, so the KL weight is set before anything logs it.
+        callbacks.insert(0, schedule)
+    validation = {}
+    if val_images is not None and not isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ):
+        validation = {
+            "validation_data": val_images,
+            "validation_batch_size": batch_size,
+        }
 
     history = model.fit(
         fit_data,
@@ -604,6 +699,7 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         callbacks=callbacks,
         verbose=out.verbose if is_chief else 0,
         shuffle=False,  # the dataset shuffles itself
+        **validation,
     )
 
     model_path = work_dir / "model.keras"
@@ -616,7 +712,11 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
             metrics = read_metrics_csv(metrics_csv)
         plot_metrics(metrics, metrics_plot, title=config.name)
         if out.export_dir:
-            export_path = export_generator(model, out.export_dir, config.name)
+            if isinstance(model, VAE) and model.num_classes:
+                # The SavedModel signatures have no label input for VAEs yet.
+                say("[keras-gen] conditional VAE: no SavedModel export (not supported)")
+            else:
+                export_path = export_generator(model, out.export_dir, config.name)
     result = TrainResult(
         work_dir=work_dir,
         model_path=model_path,

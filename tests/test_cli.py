@@ -1,6 +1,7 @@
 """End to end: `keras-gen train` on the smoke configs, then `keras-gen sample`."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -42,9 +43,13 @@ def test_train_writes_every_artefact(trained):
         with Image.open(grid) as im:
             # 16 samples of 32px, doubled, on a 4x4 grid with padding.
             assert im.size[0] >= 4 * 64 and im.size[0] == im.size[1]
+    rows = list(csv.DictReader((work / "metrics.csv").open()))
     if kind == "vae":
         assert (work / "samples" / "reconstructions_epoch_002.png").is_file()
-    rows = list(csv.DictReader((work / "metrics.csv").open()))
+        # Per epoch: active units on the validation rooms, validation ELBO.
+        for key in ("active_units", "val_nelbo_bits_per_dim", "kl_loss"):
+            assert all(np.isfinite(float(r[key])) for r in rows), key
+        assert all(0 <= float(r["active_units"]) <= 8 for r in rows)
     assert [r["epoch"] for r in rows] == ["0", "1"]
     loss_key = "d_loss" if kind == "gan" else "loss"
     assert all(np.isfinite(float(r[loss_key])) for r in rows)
@@ -127,6 +132,119 @@ def test_sample_from_keras_and_savedmodel_agree(trained):
     # Same seeds, same network: at most a rounding step apart.
     assert np.abs(a["images"].astype(int) - b["images"].astype(int)).max() <= 1
     assert (tmp / "grid.png").is_file()
+
+
+def _write_pngs(folder, images):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"{i:03d}.png")
+
+
+def test_denoise_command_any_size_with_triplets(trained):
+    kind, tmp, _ = trained
+    if kind != "vae":
+        pytest.skip("denoising is a VAE/DAE command")
+    rng = np.random.default_rng(0)
+    src = tmp / "to_denoise"
+    src.mkdir()
+    for i, shape in enumerate([(32, 32), (45, 70)]):
+        Image.fromarray(rng.integers(0, 255, (*shape, 3), dtype=np.uint8)).save(
+            src / f"img{i}.png"
+        )
+    model = tmp / "runs" / "smoke_vae" / "model.keras"
+    proc = run(
+        [
+            str(KERAS_GEN),
+            "denoise",
+            str(model),
+            str(src),
+            "--out",
+            "denoised",
+            "--add-noise",
+            "0.1",
+        ],
+        cwd=tmp,
+    )
+    assert "PSNR noisy" in proc.stdout
+    with Image.open(tmp / "denoised" / "img1.png") as im:
+        assert im.size == (70, 45)  # any size, via overlapping tiles
+    with Image.open(tmp / "denoised" / "img1_triplet.png") as im:
+        assert im.size == (3 * 70 + 4, 45)
+    bad = run(
+        [str(KERAS_GEN), "denoise", str(model), "nope", "--out", "x"],
+        cwd=tmp,
+        check=False,
+    )
+    assert bad.returncode == 2 and "nope" in bad.stderr
+
+
+def test_anomaly_fit_score_and_export(trained):
+    kind, tmp, _ = trained
+    if kind != "vae":
+        pytest.skip("anomaly detection needs a VAE")
+    from keras_gen.data.rooms import render_rooms
+
+    rooms, _ = render_rooms(60, size=32, seed=5)
+    _write_pngs(tmp / "normal_val", rooms[:40])
+    _write_pngs(tmp / "mixed" / "rooms", rooms[40:])
+    noise = np.random.default_rng(0).integers(0, 255, (20, 32, 32, 3), np.uint8)
+    _write_pngs(tmp / "mixed" / "noise", noise)
+    model = tmp / "runs" / "smoke_vae" / "model.keras"
+    proc = run(
+        [
+            str(KERAS_GEN),
+            "anomaly",
+            "fit",
+            str(model),
+            "--data",
+            "normal_val",
+            "--fpr",
+            "0.1",
+        ],
+        cwd=tmp,
+    )
+    record = json.loads((model.with_name("model.anomaly.json")).read_text())
+    # 40 calibration images at 10%: exactly 4 above the threshold.
+    assert record["calibration"]["achieved_fpr"] == pytest.approx(0.1)
+    assert "requested 10.00%" in proc.stdout
+    proc = run(
+        [
+            str(KERAS_GEN),
+            "anomaly",
+            "score",
+            str(model),
+            "mixed",
+            "--out",
+            "scores/scores.csv",
+            "--normal",
+            "rooms",
+        ],
+        cwd=tmp,
+    )
+    rows = list(csv.DictReader((tmp / "scores" / "scores.csv").open()))
+    assert len(rows) == 40
+    assert set(rows[0]) == {"path", "group", "nelbo", "pixel", "feature", "is_anomaly"}
+    assert "noise vs rooms: ROC-AUC" in proc.stdout
+    for name in ("scores.hist.png", "scores.roc.png"):
+        assert (tmp / "scores" / name).stat().st_size > 1000
+    proc = run(
+        [
+            str(KERAS_GEN),
+            "export",
+            str(model),
+            "--name",
+            "with_threshold",
+            "--export-dir",
+            "exported",
+        ],
+        cwd=tmp,
+    )
+    assert "anomaly threshold" in proc.stdout
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(tmp / "exported" / "with_threshold" / "1"))
+    out = loaded.signatures["anomaly_score"](images=tf.constant(noise[:2]))
+    assert set(out) == {"score", "is_anomaly"}
 
 
 def test_bad_config_fails_fast_with_the_key(tmp_path):

@@ -46,6 +46,45 @@ def test_overrides_are_parsed_as_yaml_and_typed():
         ({"data": {"source": "folder"}}, ["data.path"]),
         ({"data": {"source": "s3"}}, ["data.source", "'rooms'", "'folder'"]),
         ({"model": {"type": "gan", "architecture": "conv"}}, ["model.architecture"]),
+        (
+            {"model": {"type": "vae", "architecture": "unet"}},
+            ["model.architecture", "'residual'"],
+        ),
+        ({"model": {"type": "vae", "free_bits": -1}}, ["model.free_bits", ">= 0"]),
+        (
+            {"model": {"type": "vae", "kl_schedule": "cosine"}},
+            ["model.kl_schedule", "'cyclical'"],
+        ),
+        (
+            {"model": {"type": "vae", "kl_schedule": "warmup"}},
+            ["model.kl_schedule", "kl_warmup_steps"],
+        ),
+        ({"model": {"type": "vae", "kl_cycle_ratio": 0}}, ["model.kl_cycle_ratio"]),
+        (
+            {"model": {"type": "vae", "learned_sigma": "global"}},
+            ["model.learned_sigma", "'gaussian'"],
+        ),
+        (
+            {"model": {"type": "vae", "learned_sigma": "pixel"}},
+            ["model.learned_sigma", "'channel'"],
+        ),
+        (
+            {"model": {"type": "vae", "denoising": {"noise": "poisson"}}},
+            ["model.denoising.noise", "salt_pepper"],
+        ),
+        (
+            {"model": {"type": "vae", "denoising": {"sigma": [0.2, 0.1]}}},
+            ["model.denoising.sigma", "lo <= hi"],
+        ),
+        (
+            {"model": {"type": "vae", "denoising": {"sigmaa": 0.1}}},
+            ["model.denoising", "'sigmaa'", "mask_size"],
+        ),
+        ({"model": {"type": "vae", "denoising": 0.1}}, ["model.denoising", "dict"]),
+        (
+            {"data": {"source": "folder", "path": "x", "validation_images": 8}},
+            ["data.validation_images", "data.validation_path"],
+        ),
     ],
 )
 def test_bad_values_name_the_key(data, fragments):
@@ -53,6 +92,27 @@ def test_bad_values_name_the_key(data, fragments):
         config_from_dict(data)
     for fragment in fragments:
         assert fragment in str(info.value)
+
+
+def test_vae_options_parse_and_kl_schedule_defaults():
+    cfg = config_from_dict(
+        {"model": {"type": "vae", "kl_warmup_steps": 10}},
+        [
+            "model.denoising={noise: gaussian, sigma: [0.05, 0.2]}",
+            "model.likelihood=gaussian",
+            "model.learned_sigma=channel",
+            "model.architecture=residual",
+        ],
+    )
+    m = cfg.model
+    assert m.kl_schedule == "warmup"  # inferred from kl_warmup_steps
+    assert m.denoising["sigma"] == [0.05, 0.2] and m.denoising["noise"] == "gaussian"
+    assert m.learned_sigma == "channel" and m.architecture == "residual"
+    assert config_from_dict({"model": {"type": "vae"}}).model.kl_schedule == (
+        "constant"
+    )
+    cyc = config_from_dict({"model": {"type": "vae", "kl_schedule": "cyclical"}})
+    assert cyc.model.kl_schedule == "cyclical" and cyc.model.kl_cycle_steps == 1000
 
 
 def test_bad_override_syntax():

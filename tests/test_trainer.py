@@ -61,6 +61,29 @@ def test_gan_configurations_train(config, overrides, tmp_path):
         assert float(model.g_optimizer.learning_rate) == pytest.approx(1e-4)
 
 
+def test_conditional_vae_trains_with_validation_and_options(tmp_path):
+    cfg = load_config(
+        CONFIGS / "smoke_vae.yaml",
+        [
+            *QUICK,
+            "data.labels=has_bed",
+            "model.kl_schedule=cyclical",
+            "model.kl_cycle_steps=2",
+            "model.free_bits=0.1",
+            "model.architecture=residual",
+            "model.denoising={noise: mask, mask_size: 0.25}",
+        ],
+    )
+    result = train(cfg, work_dir=tmp_path)
+    model = result.model
+    assert model.num_classes == 2 and model.denoising["noise"] == "mask"
+    history = result.history
+    # Validation (rooms with another seed) and latent diagnostics, per epoch.
+    for key in ("val_nelbo_bits_per_dim", "active_units", "kl_weight"):
+        assert np.isfinite(history[key][-1]), key
+    assert model.generate(2, seed=0, labels=1).shape == (2, 32, 32, 3)
+
+
 def test_augment_auto_turns_diffaugment_on_for_small_datasets(tmp_path):
     from keras_gen.config import AUTO_AUGMENT_BELOW
     from keras_gen.trainer import build_model, resolve_augment

@@ -7,6 +7,7 @@ from keras_gen.models.gan.layers import (
     ConditionalBatchNormalization,
     GlobalSumPooling2D,
 )
+from keras_gen.models.vae.dae import DenoisingAutoencoder
 from keras_gen.models.vae.vae import VAE, Sampling
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "VAE",
     "ClassProjection",
     "ConditionalBatchNormalization",
+    "DenoisingAutoencoder",
     "GenerativeModel",
     "GlobalSumPooling2D",
     "Sampling",

@@ -16,7 +16,15 @@ import tensorflow as tf
 from keras_gen.export import export_generator, signature_names
 from keras_gen.models import GAN
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator
-from tests.export.conftest import BIN, GAN_LATENT, SIZE, VAE_LATENT, run, tiny_vae
+from tests.export.conftest import (
+    BIN,
+    GAN_LATENT,
+    SIZE,
+    VAE_LATENT,
+    run,
+    test_images,
+    tiny_vae,
+)
 
 IMAGES = ("DT_UINT8", (-1, SIZE, SIZE, 3))
 ANY_IMAGES = ("DT_UINT8", (-1, -1, -1, -1))
@@ -152,3 +160,13 @@ def test_conditional_model_adds_a_label_input(tmp_path):
         generate(seed=seeds, label=tf.constant([0, 3], tf.int64))
     with pytest.raises(tf.errors.InvalidArgumentError, match="one class id"):
         generate(seed=seeds, label=tf.constant([0], tf.int64))
+
+
+def test_anomaly_score_uses_the_learned_sigma(tmp_path):
+    vae = tiny_vae(likelihood="gaussian", learned_sigma="channel")
+    vae.log_sigma.assign(np.log([0.05, 0.2, 0.4]).astype("float32"))
+    loaded = tf.saved_model.load(str(export_generator(vae, tmp_path, "sigma")))
+    x = test_images(3)
+    exported = loaded.signatures["anomaly_score"](images=tf.constant(x))["score"]
+    expected = vae.negative_elbo(x.astype("float32") / 255.0)
+    np.testing.assert_allclose(exported, expected, rtol=1e-4)

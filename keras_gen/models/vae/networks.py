@@ -7,12 +7,27 @@ import keras
 from keras_gen.models.base import SUPPORTED_SIZES, num_stages  # noqa: F401 (re-export)
 
 
+def _with_label(x, first_input, num_classes: int | None):
+    """(`x` with the label's one-hot code appended, the model's inputs)."""
+    if not num_classes:
+        return x, first_input
+    label = keras.Input((), dtype="int32", name="label")
+    one_hot = keras.layers.CategoryEncoding(
+        num_classes, output_mode="one_hot", name="label_one_hot"
+    )(label)
+    return keras.layers.Concatenate(name="with_label")([x, one_hot]), [
+        first_input,
+        label,
+    ]
+
+
 def build_vae_encoder(
     image_size: int = 64,
     latent_dim: int = 128,
     width: int = 32,
     channels: int = 3,
     name: str = "encoder",
+    num_classes: int | None = None,
 ) -> keras.Model:
     """Encoder: images in [0, 1] -> (z_mean, z_log_var), each `[batch, latent_dim]`.
 
@@ -25,6 +40,9 @@ def build_vae_encoder(
         width: filters of the first convolution.
         channels: image channels.
         name: model name.
+        num_classes: conditional VAE: the model takes `[images, label]` (int
+            class ids) and sees the label's one-hot code next to the
+            flattened features.
 
     Example:
     >>> enc = build_vae_encoder(image_size=32, latent_dim=8, width=8)
@@ -44,13 +62,14 @@ def build_vae_encoder(
         )(x)
         filters = min(filters * 2, width * 8)
     x = keras.layers.Flatten()(x)
+    x, inputs = _with_label(x, images, num_classes)
     z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
     # Zero init starts the posterior at unit variance, which keeps the first
     # KL terms small and stable.
     z_log_var = keras.layers.Dense(
         latent_dim, kernel_initializer="zeros", dtype="float32", name="z_log_var"
     )(x)
-    return keras.Model(images, [z_mean, z_log_var], name=name)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
 
 
 def build_vae_decoder(
@@ -59,6 +78,7 @@ def build_vae_decoder(
     width: int = 32,
     channels: int = 3,
     name: str = "decoder",
+    num_classes: int | None = None,
 ) -> keras.Model:
     """Decoder: latents `[batch, latent_dim]` -> pixel logits `[batch, H, W, C]`.
 
@@ -71,6 +91,8 @@ def build_vae_decoder(
         width: filters of the last upsampling stage (mirror of the encoder).
         channels: image channels.
         name: model name.
+        num_classes: conditional VAE: the model takes `[z, label]` and
+            decodes `concat(z, one_hot(label))`.
 
     Example:
     >>> dec = build_vae_decoder(image_size=32, latent_dim=8, width=8)
@@ -80,7 +102,8 @@ def build_vae_decoder(
     stages = num_stages(image_size)
     filters = min(width * 2 ** (stages - 1), width * 8)
     z = keras.Input((latent_dim,), name="z")
-    x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(z)
+    x, inputs = _with_label(z, z, num_classes)
+    x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(x)
     x = keras.layers.Reshape((4, 4, filters))(x)
     for i in range(stages):
         filters = max(filters // 2, width) if i < stages - 1 else width
@@ -90,4 +113,112 @@ def build_vae_decoder(
     logits = keras.layers.Conv2D(
         channels, 3, 1, "same", dtype="float32", name="logits"
     )(x)
-    return keras.Model(z, logits, name=name)
+    return keras.Model(inputs, logits, name=name)
+
+
+def _residual_block(x, filters: int, name: str):
+    # Pre-activation-free block (conv-relu-conv + identity, then ReLU): keeps
+    # the ReLU-only activations that grappler fuses (see build_vae_encoder).
+    y = keras.layers.Conv2D(
+        filters, 3, padding="same", activation="relu", name=f"{name}_a"
+    )(x)
+    y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_b")(y)
+    return keras.layers.ReLU(name=f"{name}_out")(
+        keras.layers.Add(name=f"{name}_add")([x, y])
+    )
+
+
+def build_residual_encoder(
+    image_size: int = 64,
+    latent_dim: int = 128,
+    width: int = 32,
+    channels: int = 3,
+    name: str = "encoder",
+    num_classes: int | None = None,
+) -> keras.Model:
+    """Residual encoder: each strided convolution is followed by a residual block.
+
+    Same interface and resolutions as `build_vae_encoder` (down to 4x4, filters
+    doubling from `width` up to `8 * width`); the residual blocks add depth
+    without hurting gradient flow, which the 64 and 128 px models need.
+
+    Args:
+        image_size: input side, one of 32, 64, 128.
+        latent_dim: size of the latent space.
+        width: filters of the first stage.
+        channels: image channels.
+        name: model name.
+        num_classes: conditional VAE (see `build_vae_encoder`).
+
+    Example:
+    >>> enc = build_residual_encoder(image_size=64, latent_dim=8, width=8)
+    >>> [t.shape for t in enc(keras.random.uniform((2, 64, 64, 3)))]
+    [(2, 8), (2, 8)]
+    """
+    stages = num_stages(image_size)
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = images
+    filters = width
+    for i in range(stages):
+        x = keras.layers.Conv2D(
+            filters, 4, 2, "same", activation="relu", name=f"down{i}"
+        )(x)
+        x = _residual_block(x, filters, f"res{i}")
+        filters = min(filters * 2, width * 8)
+    x = keras.layers.Flatten()(x)
+    x, inputs = _with_label(x, images, num_classes)
+    z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
+    z_log_var = keras.layers.Dense(
+        latent_dim, kernel_initializer="zeros", dtype="float32", name="z_log_var"
+    )(x)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
+
+
+def build_residual_decoder(
+    image_size: int = 64,
+    latent_dim: int = 128,
+    width: int = 32,
+    channels: int = 3,
+    name: str = "decoder",
+    num_classes: int | None = None,
+) -> keras.Model:
+    """Residual decoder: each transposed convolution is followed by a residual block.
+
+    Mirror of `build_residual_encoder`; outputs pixel logits like
+    `build_vae_decoder`.
+
+    Args:
+        image_size: output side, one of 32, 64, 128.
+        latent_dim: size of the latent space.
+        width: filters of the last stage.
+        channels: image channels.
+        name: model name.
+        num_classes: conditional VAE (see `build_vae_decoder`).
+
+    Example:
+    >>> dec = build_residual_decoder(image_size=64, latent_dim=8, width=8)
+    >>> dec(keras.random.normal((2, 8))).shape
+    (2, 64, 64, 3)
+    """
+    stages = num_stages(image_size)
+    filters = min(width * 2 ** (stages - 1), width * 8)
+    z = keras.Input((latent_dim,), name="z")
+    x, inputs = _with_label(z, z, num_classes)
+    x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(x)
+    x = keras.layers.Reshape((4, 4, filters))(x)
+    for i in range(stages):
+        filters = max(filters // 2, width) if i < stages - 1 else width
+        x = keras.layers.Conv2DTranspose(
+            filters, 4, 2, "same", activation="relu", name=f"up{i}"
+        )(x)
+        x = _residual_block(x, filters, f"res{i}")
+    logits = keras.layers.Conv2D(
+        channels, 3, 1, "same", dtype="float32", name="logits"
+    )(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+VAE_ARCHITECTURES = {
+    "conv": (build_vae_encoder, build_vae_decoder),
+    "residual": (build_residual_encoder, build_residual_decoder),
+}

@@ -1,0 +1,282 @@
+"""Anomaly detection with a trained VAE: scores, threshold calibration, ROC.
+
+A VAE trained on normal images only (e.g. bedrooms) explains them better than
+anything else, so a high score flags an anomaly. Scores, per image:
+
+- `nelbo`: negative ELBO in nats (reconstruction NLL of the posterior mean's
+  decoding + KL), the score the exported `anomaly_score` signature computes;
+- `pixel`: mean squared error between the image and its reconstruction;
+- `feature`: mean squared distance between the image's and the
+  reconstruction's features from the fixed random conv net
+  (`keras_gen.evaluation.features.RandomConvFeatures`, no download): layout
+  and texture errors rather than pixel misalignment;
+- `complexity`: negative ELBO in bits/dim minus the image's PNG size in
+  bits/dim (Serra et al., ICLR 2020). Likelihood models give simple images
+  (plain walls, white bathrooms) a high likelihood whatever they were
+  trained on; subtracting a generic compressor's code length removes that
+  bias and keeps what is specific to the training data.
+
+`fit_threshold` sets the threshold at the (1 - fpr) quantile of scores of
+held-out NORMAL images, so that a fraction `fpr` of normal images is flagged.
+`keras-gen anomaly fit` stores it in a sidecar JSON beside the `.keras` file
+(`<model>.anomaly.json`), which `keras-gen anomaly score` and `keras-gen
+export` read (the export's `anomaly_score` signature then returns
+`is_anomaly`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCORES = ("nelbo", "pixel", "feature", "complexity")
+
+
+def sidecar_path(model_path: str | Path) -> Path:
+    """`runs/x/model.keras` -> `runs/x/model.anomaly.json`."""
+    path = Path(model_path)
+    return path.with_name(path.stem + ".anomaly.json")
+
+
+def load_model(path: str | Path) -> Any:
+    """A trained VAE from a run folder or `.keras` file."""
+    import keras
+
+    import keras_gen.models  # noqa: F401  (registers the classes)
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
+    if path.suffix != ".keras" or not path.is_file():
+        raise FileNotFoundError(f"{path}: expected a run folder or a .keras file")
+    model = keras.saving.load_model(path)
+    if not hasattr(model, "negative_elbo"):
+        raise ValueError(f"{path} holds a {type(model).__name__}; a VAE is needed")
+    return model
+
+
+def model_image_size(model: Any) -> int:
+    return int(model.encoder.inputs[0].shape[1])
+
+
+def compute_scores(
+    model: Any,
+    images: np.ndarray,
+    kinds: tuple[str, ...] | list[str] = SCORES,
+    batch_size: int = 128,
+) -> dict[str, np.ndarray]:
+    """Anomaly scores of float images `[N, S, S, 3]` in [0, 1] (S: model size).
+
+    Returns:
+        `{kind: float64 [N]}` for every requested kind (higher: more anomalous).
+    """
+    unknown = [k for k in kinds if k not in SCORES]
+    if unknown:
+        raise ValueError(f"unknown score {unknown[0]!r}; allowed: {', '.join(SCORES)}")
+    images = np.asarray(images, dtype=np.float32)
+    size = model_image_size(model)
+    if images.ndim != 4 or images.shape[1:3] != (size, size):
+        raise ValueError(
+            f"expected images [N, {size}, {size}, C] for this model, got {images.shape}"
+        )
+    out: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
+    features = None
+    if "feature" in kinds:
+        from keras_gen.evaluation.features import RandomConvFeatures
+
+        features = RandomConvFeatures(input_size=max(size, 32))
+    for i in range(0, len(images), batch_size):
+        x = images[i : i + batch_size]
+        if "nelbo" in kinds or "complexity" in kinds:
+            nelbo = np.asarray(model.negative_elbo(x), np.float64)
+        if "nelbo" in kinds:
+            out["nelbo"].append(nelbo)
+        if "complexity" in kinds:
+            dims = np.prod(x.shape[1:])
+            bits = nelbo / (dims * np.log(2.0))
+            out["complexity"].append(bits - png_bits_per_dim(_to_uint8(x)))
+        if "pixel" in kinds or "feature" in kinds:
+            recon = np.asarray(model.reconstruct(x), np.float32)
+        if "pixel" in kinds:
+            out["pixel"].append(np.mean((recon - x) ** 2, axis=(1, 2, 3)))
+        if features is not None:
+            fx = features(_to_uint8(x))
+            fr = features(_to_uint8(recon))
+            out["feature"].append(np.mean((fx - fr) ** 2, axis=1).astype(np.float64))
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+
+
+def png_bits_per_dim(images: np.ndarray) -> np.ndarray:
+    """Lossless PNG code length of each uint8 image, in bits per dimension."""
+    import io
+
+    from PIL import Image
+
+    out = np.empty(len(images), np.float64)
+    for i, image in enumerate(images):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG", optimize=True)
+        out[i] = 8.0 * buffer.tell() / image.size
+    return out
+
+
+def _to_uint8(images: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
+
+
+def fit_threshold(normal_scores: np.ndarray, fpr: float) -> float:
+    """Threshold flagging a fraction `fpr` of `normal_scores` (score > threshold).
+
+    An observed score, so that at most a fraction `fpr` of the calibration
+    scores lies above it (exactly `floor(fpr * N)` when they are distinct).
+    """
+    scores = np.asarray(normal_scores, dtype=np.float64)
+    if not 0.0 < fpr < 1.0:
+        raise ValueError(f"--fpr must be in (0, 1), got {fpr}")
+    if scores.ndim != 1 or len(scores) < 2:
+        raise ValueError(f"need at least 2 calibration scores, got {scores.shape}")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("calibration scores contain NaN or inf")
+    # The k-th largest score with k = floor(fpr * N): exactly k scores lie
+    # strictly above it when they are distinct (fewer with ties).
+    k = int(np.floor(fpr * len(scores) + 1e-9))
+    return float(np.sort(scores)[len(scores) - k - 1])
+
+
+def roc_curve(
+    normal: np.ndarray, anomalous: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(false-positive rates, true-positive rates) over every threshold.
+
+    Positives are the anomalies; an image is flagged when its score exceeds
+    the threshold. Starts at (0, 0) and ends at (1, 1).
+    """
+    normal = np.asarray(normal, np.float64)
+    anomalous = np.asarray(anomalous, np.float64)
+    thresholds = np.unique(np.concatenate([normal, anomalous]))[::-1]
+    fpr = [0.0] + [float(np.mean(normal >= t)) for t in thresholds]
+    tpr = [0.0] + [float(np.mean(anomalous >= t)) for t in thresholds]
+    return np.array(fpr), np.array(tpr)
+
+
+def roc_auc(normal: np.ndarray, anomalous: np.ndarray) -> float:
+    """Area under the ROC curve = P(anomaly score > normal score), ties count 1/2."""
+    normal = np.asarray(normal, np.float64)
+    anomalous = np.asarray(anomalous, np.float64)
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.concatenate([normal, anomalous]))
+    n, m = len(normal), len(anomalous)
+    return float((ranks[n:].sum() - m * (m + 1) / 2) / (n * m))
+
+
+def tpr_at_fpr(normal: np.ndarray, anomalous: np.ndarray, fpr: float = 0.05) -> float:
+    """True-positive rate at the threshold that flags a fraction `fpr` of normals."""
+    threshold = fit_threshold(normal, fpr)
+    return float(np.mean(np.asarray(anomalous) > threshold))
+
+
+def write_sidecar(
+    model_path: str | Path,
+    score: str,
+    threshold: float,
+    fpr: float,
+    calibration: dict[str, Any],
+) -> Path:
+    """Store the threshold beside the model (read by `score` and `export`)."""
+    path = sidecar_path(model_path)
+    record = {
+        "score": score,
+        "threshold": threshold,
+        "fpr": fpr,
+        "calibration": calibration,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def read_sidecar(model_path: str | Path) -> dict[str, Any] | None:
+    path = sidecar_path(model_path)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        float(record["threshold"])
+        if record["score"] not in SCORES:
+            raise KeyError("score")
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"{path}: not a valid anomaly threshold file ({err}); rerun "
+            "`keras-gen anomaly fit`"
+        ) from None
+    return record
+
+
+def load_images(files: list[Path], size: int) -> np.ndarray:
+    """float32 `[N, size, size, 3]` in [0, 1]: centre-cropped square, resized."""
+    from PIL import Image
+
+    out = np.empty((len(files), size, size, 3), np.float32)
+    for i, path in enumerate(files):
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            w, h = img.size
+            side = min(w, h)
+            left, top = (w - side) // 2, (h - side) // 2
+            img = img.crop((left, top, left + side, top + side))
+            if side != size:
+                img = img.resize((size, size), Image.Resampling.BICUBIC)
+            out[i] = np.asarray(img, np.float32) / 255.0
+    return out
+
+
+def plot_histogram(
+    groups: dict[str, np.ndarray], path: Path, threshold: float | None, xlabel: str
+) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    every = np.concatenate(list(groups.values()))
+    bins = np.linspace(np.min(every), np.percentile(every, 99.5), 50)
+    for name, scores in groups.items():
+        ax.hist(scores, bins=bins, alpha=0.45, density=True, label=name)
+    if threshold is not None:
+        ax.axvline(threshold, color="k", ls="--", label="threshold")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_roc(
+    normal: np.ndarray, anomalous: dict[str, np.ndarray], path: Path, title: str = ""
+) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, scores in anomalous.items():
+        fpr, tpr = roc_curve(normal, scores)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(normal, scores):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
