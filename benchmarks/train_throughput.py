@@ -1,0 +1,569 @@
+"""Train-step throughput of keras-gen against PyTorch, side by side in one run.
+
+DCGAN-64 (width 64, latent 100, Adam 2e-4 beta_1 0.5, non-saturating loss)
+and VAE-64 (bedroom_vae.yaml: width 64, latent 128, Gaussian likelihood,
+Adam 1e-3 beta_1 0.9), batch 64, float32. The Keras steps run through
+`model.fit` on an in-memory batch repeated by tf.data; the PyTorch steps are
+the same networks and updates (`torch_reference.py`). Both frameworks get the
+same number of threads, and their repetitions alternate (TF, torch, TF, ...)
+so that the ratio is measured under the same machine load.
+
+    python benchmarks/train_throughput.py --quick     # < 2 min: the two ratios
+    python benchmarks/train_throughput.py             # + scaling, FLOP/s, memory, sampling
+
+TF-side options (`--precision mixed_bfloat16`, `--jit`, `--steps-per-execution`,
+`--inter-op`) are for the speed experiments; TF_ENABLE_ONEDNN_OPTS=0 in the
+environment switches oneDNN off. Results go to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import flops  # noqa: E402
+
+from keras_gen.config import config_from_dict  # noqa: E402
+from keras_gen.trainer import build_model, compile_model  # noqa: E402
+
+RESULTS = HERE / "results"
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "gan": {
+        "width": 64,
+        "latent_dim": 100,
+        "learning_rate": 2e-4,
+        "beta_1": 0.5,
+        "model": {"loss": "ns"},
+    },
+    "vae": {
+        "width": 64,
+        "latent_dim": 128,
+        "learning_rate": 1e-3,
+        "beta_1": 0.9,
+        "model": {"likelihood": "gaussian", "gaussian_sigma": 0.1},
+    },
+}
+NAMES = {"gan": "DCGAN", "vae": "VAE"}
+
+
+# ------------------------------------------------------------------ context
+def machine_state() -> dict[str, Any]:
+    """Date and load average, recorded with every result."""
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def pin_threads(threads: int, inter_op: int) -> None:
+    # Must run before TF's runtime starts and before torch's first parallel op.
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+
+
+def pin_torch(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set in this process
+        pass
+
+
+# ------------------------------------------------------------------- models
+def keras_model(kind: str, size: int, batch: int, opts: argparse.Namespace):
+    r = RECIPES[kind]
+    cfg = config_from_dict(
+        {
+            "model": {
+                "type": kind,
+                "image_size": size,
+                "width": r["width"],
+                "latent_dim": r["latent_dim"],
+                **r["model"],
+            },
+            "train": {
+                "batch_size": batch,
+                "precision": opts.precision,
+                "jit_compile": opts.jit,
+                "steps_per_execution": opts.steps_per_execution,
+                "optimizer": {
+                    "learning_rate": r["learning_rate"],
+                    "beta_1": r["beta_1"],
+                },
+            },
+        }
+    )
+    keras.utils.set_random_seed(0)
+    model = build_model(cfg)
+    compile_model(model, cfg)
+    return model
+
+
+def keras_parts(model) -> tuple[keras.Model, keras.Model]:
+    if hasattr(model, "discriminator"):
+        return model.generator, model.discriminator
+    return model.encoder, model.decoder
+
+
+def torch_model(kind: str, size: int):
+    import torch_reference as ref
+
+    r = RECIPES[kind]
+    cls = ref.TorchGAN if kind == "gan" else ref.TorchVAE
+    return cls(size, r["latent_dim"], r["width"], r["learning_rate"], r["beta_1"])
+
+
+def images(kind: str, size: int, batch: int) -> np.ndarray:
+    low = -1.0 if kind == "gan" else 0.0
+    rng = np.random.default_rng(0)
+    return rng.uniform(low, 1.0, (batch, size, size, 3)).astype("float32")
+
+
+def check_twins(kind: str, model, twin) -> dict[str, int]:
+    """Parameter counts of the Keras and PyTorch networks; must be equal."""
+    k_parts = [m.count_params() for m in keras_parts(model)]
+    t_parts = list(twin.params())
+    if k_parts != t_parts:
+        raise AssertionError(f"{kind}: Keras params {k_parts} != torch {t_parts}")
+    return {"params": sum(k_parts)}
+
+
+# ------------------------------------------------------------------- timing
+class _StepClock(keras.callbacks.Callback):
+    """Wall time at the end of every executed batch (one per steps_per_execution)."""
+
+    def __init__(self):
+        super().__init__()
+        self.marks: list[tuple[int, float]] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.marks.append((batch, time.perf_counter()))
+
+
+class KerasRunner:
+    def __init__(self, kind: str, size: int, batch: int, opts: argparse.Namespace):
+        self.kind, self.batch = kind, batch
+        self.model = keras_model(kind, size, batch, opts)
+        self.spe = opts.steps_per_execution
+        self.data = tf.data.Dataset.from_tensors(images(kind, size, batch)).repeat()
+        self.run(2 * self.spe)  # traces the train function once
+
+    def run(self, steps: int) -> float:
+        """Images/s over `steps` fit steps, the first execution excluded."""
+        steps = max(steps, 2 * self.spe) // self.spe * self.spe
+        clock = _StepClock()
+        self.model.fit(
+            self.data, epochs=1, steps_per_epoch=steps, callbacks=[clock], verbose=0
+        )
+        (b0, t0), (b1, t1) = clock.marks[0], clock.marks[-1]
+        return (b1 - b0) * self.batch / (t1 - t0)
+
+
+class TorchRunner:
+    def __init__(self, kind: str, size: int, batch: int):
+        import torch
+
+        self.batch = batch
+        torch.manual_seed(0)
+        self.model = torch_model(kind, size)
+        self.data = torch.from_numpy(images(kind, size, batch)).permute(0, 3, 1, 2)
+        self.data = self.data.contiguous()
+        self.run(2)
+
+    def run(self, steps: int) -> float:
+        steps = max(steps, 2)
+        self.model.step(self.data)
+        t0 = time.perf_counter()
+        for _ in range(steps - 1):
+            self.model.step(self.data)
+        return (steps - 1) * self.batch / (time.perf_counter() - t0)
+
+
+def compare(
+    kind: str,
+    size: int,
+    batch: int,
+    reps: int,
+    steps: int,
+    opts: argparse.Namespace,
+) -> dict[str, Any]:
+    """Interleaved repetitions of both frameworks; medians and their ratio."""
+    start = machine_state()
+    tf_run = KerasRunner(kind, size, batch, opts)
+    torch_run = TorchRunner(kind, size, batch)
+    info = check_twins(kind, tf_run.model, torch_run.model)
+    tf_ips, torch_ips = [], []
+    for _ in range(reps):
+        tf_ips.append(tf_run.run(steps))
+        torch_ips.append(torch_run.run(steps))
+    tf_med, torch_med = statistics.median(tf_ips), statistics.median(torch_ips)
+    parts = keras_parts(tf_run.model)
+    per_image = (
+        flops.gan_step_flops(*parts) if kind == "gan" else flops.vae_step_flops(*parts)
+    )
+    row = {
+        "model": kind,
+        "image_size": size,
+        "batch": batch,
+        **info,
+        "step_gflop_per_image": round(per_image / 1e9, 3),
+        "keras_images_per_s": round(tf_med, 1),
+        "torch_images_per_s": round(torch_med, 1),
+        "ratio": round(tf_med / torch_med, 3),
+        "keras_reps": [round(x, 1) for x in tf_ips],
+        "torch_reps": [round(x, 1) for x in torch_ips],
+        "keras_gflop_per_s": round(tf_med * per_image / 1e9, 1),
+        "torch_gflop_per_s": round(torch_med * per_image / 1e9, 1),
+        "start": start,
+        "end": machine_state(),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+# ----------------------------------------------------------------- peak FLOP/s
+def matmul_peak(n: int = 2048, reps: int = 10) -> dict[str, Any]:
+    """Achieved FLOP/s of an n x n matrix product in TF (float32, bfloat16)."""
+    out: dict[str, Any] = {"n": n, **machine_state()}
+    for dtype in ("float32", "bfloat16"):
+        a = tf.random.normal((n, n), dtype="float32")
+        a = tf.cast(a, dtype)
+        f = tf.function(lambda x: tf.linalg.matmul(x, x))
+        f(a).numpy()
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            f(a).numpy()
+            times.append(time.perf_counter() - t)
+        out[f"{dtype}_gflop_per_s"] = round(2 * n**3 / min(times) / 1e9, 1)
+    print(json.dumps({"matmul_peak": out}), flush=True)
+    return out
+
+
+# -------------------------------------------------------------------- memory
+def child_memory(args: argparse.Namespace) -> None:
+    """Run in a fresh process: train a few steps and print the max RSS."""
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if args.framework == "keras":
+        KerasRunner(args.child_model, args.child_size, args.batch, args).run(3)
+    else:
+        pin_torch(args.threads)
+        TorchRunner(args.child_model, args.child_size, args.batch).run(3)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"max_rss_mb": round(peak / 1024), "import_rss_mb": round(base / 1024)}))
+
+
+def memory_table(sizes: list[int], batch: int, args) -> list[dict[str, Any]]:
+    rows = []
+    for size in sizes:
+        for kind in ("gan", "vae"):
+            row: dict[str, Any] = {"model": kind, "image_size": size, "batch": batch}
+            for fw in ("keras", "torch"):
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--child-memory",
+                    f"--framework={fw}",
+                    f"--child-model={kind}",
+                    f"--child-size={size}",
+                    f"--batch={batch}",
+                    f"--threads={args.threads}",
+                    f"--inter-op={args.inter_op}",
+                    f"--precision={args.precision}",
+                ]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                row[f"{fw}_max_rss_mb"] = result["max_rss_mb"]
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------ sampling
+def sampling(opts: argparse.Namespace, reps: int) -> list[dict[str, Any]]:
+    """Images/s of the SavedModel `generate` signature vs predict / direct call."""
+    from keras_gen.export import export_generator
+
+    model = keras_model("gan", 64, 64, opts)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_generator(model, tmp, "bench", version=1, write_config=False)
+        generate = tf.saved_model.load(str(path)).signatures["generate"]
+        gen = model.generator
+        latent = RECIPES["gan"]["latent_dim"]
+        for batch in (1, 64):
+            seeds = tf.range(batch, dtype=tf.int64)
+            z = np.random.default_rng(0).normal(size=(batch, latent)).astype("float32")
+            calls = {
+                "saved_model_generate": lambda: generate(seed=seeds)["images"].numpy(),
+                "keras_predict": lambda: gen.predict(z, batch_size=batch, verbose=0),
+                "keras_direct_call": lambda: gen(z, training=False).numpy(),
+            }
+            row: dict[str, Any] = {"batch": batch, **machine_state()}
+            times: dict[str, list[float]] = {k: [] for k in calls}
+            for fn in calls.values():
+                fn()  # warm-up (tracing)
+            n = reps * (8 if batch == 1 else 1)
+            for _ in range(n):  # interleaved, as the train steps
+                for name, fn in calls.items():
+                    t = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t)
+            for name, ts in times.items():
+                row[f"{name}_images_per_s"] = round(batch / statistics.median(ts), 1)
+                row[f"{name}_ms"] = round(1000 * statistics.median(ts), 2)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------- output
+def markdown(results: dict[str, Any]) -> str:
+    m = results["meta"]
+    lines = [
+        f"Command: `{m['command']}`  ",
+        f"{m['start']['date']} to {m['end']['date']}; CPU: {m['cpu']}, "
+        f"{m['threads']} threads (TF intra-op {m['threads']}, inter-op "
+        f"{m['inter_op']}; torch {m['threads']}); TF {m['tf']}, Keras {m['keras']}, "
+        f"torch {m['torch']}; TF precision {m['precision']}; load average "
+        f"{m['start']['load_avg_1m']} at the start, {m['end']['load_avg_1m']} "
+        "at the end.",
+        "",
+        "| model | image | batch | params | GFLOP/image/step | Keras images/s "
+        "| PyTorch images/s | ratio | Keras GFLOP/s | load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    rows = results["main"] + results.get("batch_scaling", []) + results.get(
+        "size_scaling", []
+    )
+    seen = set()
+    for r in rows:
+        key = (r["model"], r["image_size"], r["batch"])
+        if key in seen:
+            continue
+        seen.add(key)
+        lines.append(
+            f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
+            f"{r['params'] / 1e6:.2f} M | {r['step_gflop_per_image']} | "
+            f"{r['keras_images_per_s']} | {r['torch_images_per_s']} | "
+            f"**{r['ratio']:.2f}** | {r['keras_gflop_per_s']} | "
+            f"{r['start']['load_avg_1m']} |"
+        )
+    peak = results.get("matmul_peak")
+    if peak:
+        lines += [
+            "",
+            f"Measured peak: TF {peak['n']}x{peak['n']} matmul "
+            f"{peak['float32_gflop_per_s']} GFLOP/s float32, "
+            f"{peak['bfloat16_gflop_per_s']} GFLOP/s bfloat16 "
+            f"(load {peak['load_avg_1m']}). Fraction of the float32 peak: "
+            + ", ".join(
+                f"{NAMES[r['model']]}-{r['image_size']} b{r['batch']} "
+                f"{r['keras_gflop_per_s'] / peak['float32_gflop_per_s']:.0%}"
+                for r in results["main"]
+            )
+            + ".",
+        ]
+    if results.get("memory"):
+        lines += [
+            "",
+            "| model | image | batch | Keras max RSS (MB) | PyTorch max RSS (MB) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for r in results["memory"]:
+            lines.append(
+                f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
+                f"{r['keras_max_rss_mb']} | {r['torch_max_rss_mb']} |"
+            )
+    if results.get("sampling"):
+        lines += [
+            "",
+            "| sampling (DCGAN-64 generator) | batch | images/s | ms/call |",
+            "| --- | --- | --- | --- |",
+        ]
+        for r in results["sampling"]:
+            for name in ("saved_model_generate", "keras_predict", "keras_direct_call"):
+                lines.append(
+                    f"| {name.replace('_', ' ')} | {r['batch']} | "
+                    f"{r[name + '_images_per_s']} | {r[name + '_ms']} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("main", None, "64x64, batch 64")]
+    if results.get("batch_scaling"):
+        panels.append(("batch_scaling", "batch", "batch size (64x64)"))
+    if results.get("size_scaling"):
+        panels.append(("size_scaling", "image_size", "resolution (batch 64)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    axes = np.atleast_1d(axes)
+    for ax, (key, xkey, title) in zip(axes, panels):
+        rows = results[key]
+        if xkey is None:
+            labels = [NAMES[r["model"]] for r in rows]
+            x = np.arange(len(rows))
+            ax.bar(x - 0.2, [r["keras_images_per_s"] for r in rows], 0.4, label="Keras")
+            ax.bar(x + 0.2, [r["torch_images_per_s"] for r in rows], 0.4, label="PyTorch")
+            for i, r in enumerate(rows):
+                ax.text(i, max(r["keras_images_per_s"], r["torch_images_per_s"]),
+                        f"{r['ratio']:.2f}x", ha="center", va="bottom")
+            ax.set_xticks(x, labels)
+        else:
+            for kind, style in (("gan", "o"), ("vae", "s")):
+                sub = [r for r in rows if r["model"] == kind]
+                xs = [r[xkey] for r in sub]
+                ax.plot(xs, [r["keras_images_per_s"] for r in sub], f"-{style}",
+                        label=f"{NAMES[kind]} Keras")
+                ax.plot(xs, [r["torch_images_per_s"] for r in sub], f"--{style}",
+                        label=f"{NAMES[kind]} PyTorch")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(xs, [str(v) for v in xs])
+        ax.set_title(title)
+        ax.set_ylabel("train images/s")
+        ax.legend(fontsize=8)
+    m = results["meta"]
+    fig.suptitle(
+        f"Train throughput, {m['threads']} threads, {m['cpu']}, "
+        f"{m['start']['date'][:16]}, load {m['start']['load_avg_1m']}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------- main
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="ratios only, < 2 minutes")
+    p.add_argument("--reps", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None, help="steps per repetition")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--inter-op", type=int, default=1)
+    p.add_argument("--precision", default="float32")
+    p.add_argument("--jit", action="store_true")
+    p.add_argument("--steps-per-execution", type=int, default=1)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--models", default="gan,vae")
+    p.add_argument("--out", default=None, help="results name (default: by mode)")
+    p.add_argument("--no-write", action="store_true")
+    # Internal: one memory measurement in a fresh process.
+    p.add_argument("--child-memory", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--framework", default="keras", help=argparse.SUPPRESS)
+    p.add_argument("--child-model", default="gan", help=argparse.SUPPRESS)
+    p.add_argument("--child-size", type=int, default=64, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    pin_threads(args.threads, args.inter_op)
+    if args.child_memory:
+        child_memory(args)
+        return
+    import torch
+
+    pin_torch(args.threads)
+    reps = args.reps or (3 if args.quick else 5)
+    steps = args.steps or (4 if args.quick else 8)
+    kinds = args.models.split(",")
+    meta = {
+        "command": "python benchmarks/train_throughput.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "cpu": cpu_model(),
+        "threads": args.threads,
+        "inter_op": args.inter_op,
+        "precision": args.precision,
+        "jit_compile": args.jit,
+        "steps_per_execution": args.steps_per_execution,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+        "tf": tf.__version__,
+        "keras": keras.__version__,
+        "torch": torch.__version__,
+        "reps": reps,
+        "steps": steps,
+        "start": machine_state(),
+    }
+    print(json.dumps(meta), flush=True)
+    results: dict[str, Any] = {"meta": meta}
+    results["main"] = [compare(k, 64, args.batch, reps, steps, args) for k in kinds]
+    if not args.quick:
+        results["matmul_peak"] = matmul_peak()
+        scale_reps = max(2, reps - 2)
+        results["batch_scaling"] = [
+            r
+            for k in kinds
+            for b in (16, 64, 256)
+            for r in [
+                next(x for x in results["main"] if x["model"] == k)
+                if b == args.batch
+                else compare(k, 64, b, scale_reps, max(3, steps * 64 // b // 2), args)
+            ]
+        ]
+        results["size_scaling"] = [
+            r
+            for k in kinds
+            for s in (32, 64, 128)
+            for r in [
+                next(x for x in results["main"] if x["model"] == k)
+                if s == 64
+                else compare(k, s, args.batch, scale_reps, max(3, steps * 64 // s // 2), args)
+            ]
+        ]
+        results["memory"] = memory_table([32, 64, 128], args.batch, args)
+        results["sampling"] = sampling(args, reps)
+    meta["end"] = machine_state()
+    if args.no_write:
+        print(markdown(results))
+        return
+    RESULTS.mkdir(exist_ok=True)
+    name = args.out or ("train_throughput_quick" if args.quick else "train_throughput")
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(results))
+    plot(results, RESULTS / f"{name}.png")
+    print(markdown(results))
+    print(f"wrote {RESULTS / name}.{{json,md,png}}")
+
+
+if __name__ == "__main__":
+    main()
