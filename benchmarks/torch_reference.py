@@ -157,7 +157,7 @@ class TorchGAN:
         g_loss.backward()
         self.g_opt.step()
         self.discriminator.requires_grad_(True)
-        return float(d_loss), float(g_loss)
+        return d_loss.item(), g_loss.item()
 
     def params(self) -> tuple[int, int]:
         return count_params(self.generator), count_params(self.discriminator)
@@ -198,7 +198,7 @@ class TorchVAE:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        return float(loss)
+        return loss.item()
 
     def params(self) -> tuple[int, int]:
         return count_params(self.encoder), count_params(self.decoder)
