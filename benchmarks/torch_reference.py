@@ -11,8 +11,14 @@ the generator update and takes no discriminator weight gradients there.
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import resource
+import sys
+import time
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -236,3 +242,67 @@ def forward_macs(module: nn.Module, example: torch.Tensor) -> int:
         for h in handles:
             h.remove()
     return int(total)
+
+
+# ------------------------------------------------------------ benchmark worker
+def images(kind: str, size: int, batch: int) -> torch.Tensor:
+    """The same batch as train_throughput.images, in NCHW."""
+    low = -1.0 if kind == "gan" else 0.0
+    rng = np.random.default_rng(0)
+    x = rng.uniform(low, 1.0, (batch, size, size, 3)).astype("float32")
+    return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+
+
+class TorchRunner:
+    def __init__(self, kind: str, size: int, batch: int, recipe: dict):
+        torch.manual_seed(0)
+        cls = TorchGAN if kind == "gan" else TorchVAE
+        self.model = cls(
+            size,
+            recipe["latent_dim"],
+            recipe["width"],
+            recipe["learning_rate"],
+            recipe["beta_1"],
+        )
+        self.batch = batch
+        self.data = images(kind, size, batch)
+        self.run(2)
+
+    def run(self, steps: int) -> float:
+        """Images/s over `steps` steps, the first one excluded (as for Keras)."""
+        steps = max(steps, 2)
+        self.model.step(self.data)
+        t0 = time.perf_counter()
+        for _ in range(steps - 1):
+            self.model.step(self.data)
+        return (steps - 1) * self.batch / (time.perf_counter() - t0)
+
+
+def worker_loop(threads: int) -> None:
+    """JSON-lines worker driven by train_throughput.Worker."""
+    torch.set_num_threads(threads)
+    torch.set_num_interop_threads(1)
+    runner = None
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req["op"] == "build":
+            runner = TorchRunner(req["kind"], req["size"], req["batch"], req)
+            out = {"params": list(runner.model.params())}
+        elif req["op"] == "run":
+            out = {"images_per_s": runner.run(req["steps"])}
+        else:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            out = {"max_rss_mb": round(peak / 1024)}
+        print("@@" + json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker", default="torch")
+    parser.add_argument("--threads", type=int, default=1)
+    # Accepted for a uniform command line; they only concern the Keras worker.
+    parser.add_argument("--inter-op", type=int)
+    parser.add_argument("--precision")
+    parser.add_argument("--steps-per-execution", type=int)
+    parser.add_argument("--jit", action="store_true")
+    worker_loop(parser.parse_args().threads)

@@ -8,12 +8,13 @@ the same networks and updates (`torch_reference.py`). Both frameworks get the
 same number of threads, and their repetitions alternate (TF, torch, TF, ...)
 so that the ratio is measured under the same machine load.
 
-    python benchmarks/train_throughput.py --quick     # < 2 min: the two ratios
-    python benchmarks/train_throughput.py             # + scaling, FLOP/s, memory, sampling
+    python benchmarks/train_throughput.py --quick  # < 2 min: the two ratios
+    python benchmarks/train_throughput.py          # + scaling, FLOP/s, memory, sampling
 
-TF-side options (`--precision mixed_bfloat16`, `--jit`, `--steps-per-execution`,
-`--inter-op`) are for the speed experiments; TF_ENABLE_ONEDNN_OPTS=0 in the
-environment switches oneDNN off. Results go to benchmarks/results/.
+TF-side options (`--precision mixed_bfloat16`, `--jit`,
+`--steps-per-execution`, `--inter-op`) are for the speed experiments;
+TF_ENABLE_ONEDNN_OPTS=0 in the environment switches oneDNN off. Results go to
+benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -92,14 +93,13 @@ def pin_threads(threads: int, inter_op: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(inter_op)
 
 
-def pin_torch(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # already set in this process
-        pass
+def torch_version() -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.__version__)"],
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() or "not installed"
 
 
 # ------------------------------------------------------------------- models
@@ -138,27 +138,11 @@ def keras_parts(model) -> tuple[keras.Model, keras.Model]:
     return model.encoder, model.decoder
 
 
-def torch_model(kind: str, size: int):
-    import torch_reference as ref
-
-    r = RECIPES[kind]
-    cls = ref.TorchGAN if kind == "gan" else ref.TorchVAE
-    return cls(size, r["latent_dim"], r["width"], r["learning_rate"], r["beta_1"])
-
-
 def images(kind: str, size: int, batch: int) -> np.ndarray:
+    """The in-memory batch (NHWC); torch_reference.images is the same array."""
     low = -1.0 if kind == "gan" else 0.0
     rng = np.random.default_rng(0)
     return rng.uniform(low, 1.0, (batch, size, size, 3)).astype("float32")
-
-
-def check_twins(kind: str, model, twin) -> dict[str, int]:
-    """Parameter counts of the Keras and PyTorch networks; must be equal."""
-    k_parts = [m.count_params() for m in keras_parts(model)]
-    t_parts = list(twin.params())
-    if k_parts != t_parts:
-        raise AssertionError(f"{kind}: Keras params {k_parts} != torch {t_parts}")
-    return {"params": sum(k_parts)}
 
 
 # ------------------------------------------------------------------- timing
@@ -192,24 +176,66 @@ class KerasRunner:
         return (b1 - b0) * self.batch / (t1 - t0)
 
 
-class TorchRunner:
-    def __init__(self, kind: str, size: int, batch: int):
-        import torch
+class Worker:
+    """One framework in its own process, driven by JSON lines on stdin/stdout.
 
-        self.batch = batch
-        torch.manual_seed(0)
-        self.model = torch_model(kind, size)
-        self.data = torch.from_numpy(images(kind, size, batch)).permute(0, 3, 1, 2)
-        self.data = self.data.contiguous()
-        self.run(2)
+    Separate processes keep the two runtimes' thread pools (TF's Eigen pool,
+    torch's OpenMP team) from spinning against each other, while the parent
+    still alternates their repetitions under the same machine load.
+    """
 
-    def run(self, steps: int) -> float:
-        steps = max(steps, 2)
-        self.model.step(self.data)
-        t0 = time.perf_counter()
-        for _ in range(steps - 1):
-            self.model.step(self.data)
-        return (steps - 1) * self.batch / (time.perf_counter() - t0)
+    def __init__(self, framework: str, args: argparse.Namespace):
+        # The torch worker is torch_reference.py: it never imports TF.
+        script = __file__ if framework == "keras" else str(HERE / "torch_reference.py")
+        cmd = [
+            sys.executable,
+            script,
+            f"--worker={framework}",
+            f"--threads={args.threads}",
+            f"--inter-op={args.inter_op}",
+            f"--precision={args.precision}",
+            f"--steps-per-execution={args.steps_per_execution}",
+        ] + (["--jit"] if args.jit else [])
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def ask(self, **request) -> dict[str, Any]:
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"worker died on {request}")
+            if line.startswith("@@"):
+                return json.loads(line[2:])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def worker_loop(args: argparse.Namespace) -> None:
+    """The Keras worker (the torch one is `torch_reference.worker_loop`)."""
+    runner = None
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req["op"] == "build":
+            kind, size, batch = req["kind"], req["size"], req["batch"]
+            runner = KerasRunner(kind, size, batch, args)
+            parts = keras_parts(runner.model)
+            per_image = (
+                flops.gan_step_flops(*parts)
+                if kind == "gan"
+                else flops.vae_step_flops(*parts)
+            )
+            out = {"params": [m.count_params() for m in parts], "flops": per_image}
+        elif req["op"] == "run":
+            out = {"images_per_s": runner.run(req["steps"])}
+        else:  # "rss": peak resident memory of this process so far
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            out = {"max_rss_mb": round(peak / 1024)}
+        print("@@" + json.dumps(out), flush=True)
 
 
 def compare(
@@ -218,33 +244,38 @@ def compare(
     batch: int,
     reps: int,
     steps: int,
-    opts: argparse.Namespace,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     """Interleaved repetitions of both frameworks; medians and their ratio."""
     start = machine_state()
-    tf_run = KerasRunner(kind, size, batch, opts)
-    torch_run = TorchRunner(kind, size, batch)
-    info = check_twins(kind, tf_run.model, torch_run.model)
-    tf_ips, torch_ips = [], []
-    for _ in range(reps):
-        tf_ips.append(tf_run.run(steps))
-        torch_ips.append(torch_run.run(steps))
-    tf_med, torch_med = statistics.median(tf_ips), statistics.median(torch_ips)
-    parts = keras_parts(tf_run.model)
-    per_image = (
-        flops.gan_step_flops(*parts) if kind == "gan" else flops.vae_step_flops(*parts)
-    )
+    workers = {fw: Worker(fw, args) for fw in ("keras", "torch")}
+    try:
+        built = {
+            fw: w.ask(op="build", kind=kind, size=size, batch=batch, **RECIPES[kind])
+            for fw, w in workers.items()
+        }
+        if built["keras"]["params"] != built["torch"]["params"]:
+            raise AssertionError(f"{kind}: parameter counts differ: {built}")
+        ips: dict[str, list[float]] = {"keras": [], "torch": []}
+        for _ in range(reps):
+            for fw, w in workers.items():
+                ips[fw].append(w.ask(op="run", steps=steps)["images_per_s"])
+    finally:
+        for w in workers.values():
+            w.close()
+    tf_med, torch_med = statistics.median(ips["keras"]), statistics.median(ips["torch"])
+    per_image = built["keras"]["flops"]
     row = {
         "model": kind,
         "image_size": size,
         "batch": batch,
-        **info,
+        "params": sum(built["keras"]["params"]),
         "step_gflop_per_image": round(per_image / 1e9, 3),
         "keras_images_per_s": round(tf_med, 1),
         "torch_images_per_s": round(torch_med, 1),
         "ratio": round(tf_med / torch_med, 3),
-        "keras_reps": [round(x, 1) for x in tf_ips],
-        "torch_reps": [round(x, 1) for x in torch_ips],
+        "keras_reps": [round(x, 1) for x in ips["keras"]],
+        "torch_reps": [round(x, 1) for x in ips["torch"]],
         "keras_gflop_per_s": round(tf_med * per_image / 1e9, 1),
         "torch_gflop_per_s": round(torch_med * per_image / 1e9, 1),
         "start": start,
@@ -274,39 +305,23 @@ def matmul_peak(n: int = 2048, reps: int = 10) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------- memory
-def child_memory(args: argparse.Namespace) -> None:
-    """Run in a fresh process: train a few steps and print the max RSS."""
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if args.framework == "keras":
-        KerasRunner(args.child_model, args.child_size, args.batch, args).run(3)
-    else:
-        pin_torch(args.threads)
-        TorchRunner(args.child_model, args.child_size, args.batch).run(3)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"max_rss_mb": round(peak / 1024), "import_rss_mb": round(base / 1024)}))
-
-
 def memory_table(sizes: list[int], batch: int, args) -> list[dict[str, Any]]:
+    """Max RSS of a fresh worker process that built the model and trained 3 steps."""
     rows = []
     for size in sizes:
         for kind in ("gan", "vae"):
             row: dict[str, Any] = {"model": kind, "image_size": size, "batch": batch}
             for fw in ("keras", "torch"):
-                cmd = [
-                    sys.executable,
-                    __file__,
-                    "--child-memory",
-                    f"--framework={fw}",
-                    f"--child-model={kind}",
-                    f"--child-size={size}",
-                    f"--batch={batch}",
-                    f"--threads={args.threads}",
-                    f"--inter-op={args.inter_op}",
-                    f"--precision={args.precision}",
-                ]
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                result = json.loads(out.stdout.strip().splitlines()[-1])
-                row[f"{fw}_max_rss_mb"] = result["max_rss_mb"]
+                w = Worker(fw, args)
+                try:
+                    row[f"{fw}_import_rss_mb"] = w.ask(op="rss")["max_rss_mb"]
+                    w.ask(
+                        op="build", kind=kind, size=size, batch=batch, **RECIPES[kind]
+                    )
+                    w.ask(op="run", steps=3)
+                    row[f"{fw}_max_rss_mb"] = w.ask(op="rss")["max_rss_mb"]
+                finally:
+                    w.close()
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows
@@ -328,9 +343,13 @@ def sampling(opts: argparse.Namespace, reps: int) -> list[dict[str, Any]]:
             seeds = tf.range(batch, dtype=tf.int64)
             z = np.random.default_rng(0).normal(size=(batch, latent)).astype("float32")
             calls = {
-                "saved_model_generate": lambda: generate(seed=seeds)["images"].numpy(),
-                "keras_predict": lambda: gen.predict(z, batch_size=batch, verbose=0),
-                "keras_direct_call": lambda: gen(z, training=False).numpy(),
+                "saved_model_generate": lambda s=seeds: generate(seed=s)[
+                    "images"
+                ].numpy(),
+                "keras_predict": lambda z=z, b=batch: gen.predict(
+                    z, batch_size=b, verbose=0
+                ),
+                "keras_direct_call": lambda z=z: gen(z, training=False).numpy(),
             }
             row: dict[str, Any] = {"batch": batch, **machine_state()}
             times: dict[str, list[float]] = {k: [] for k in calls}
@@ -366,8 +385,10 @@ def markdown(results: dict[str, Any]) -> str:
         "| PyTorch images/s | ratio | Keras GFLOP/s | load |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    rows = results["main"] + results.get("batch_scaling", []) + results.get(
-        "size_scaling", []
+    rows = (
+        results["main"]
+        + results.get("batch_scaling", [])
+        + results.get("size_scaling", [])
     )
     seen = set()
     for r in rows:
@@ -442,19 +463,34 @@ def plot(results: dict[str, Any], path: Path) -> None:
             labels = [NAMES[r["model"]] for r in rows]
             x = np.arange(len(rows))
             ax.bar(x - 0.2, [r["keras_images_per_s"] for r in rows], 0.4, label="Keras")
-            ax.bar(x + 0.2, [r["torch_images_per_s"] for r in rows], 0.4, label="PyTorch")
+            ax.bar(
+                x + 0.2, [r["torch_images_per_s"] for r in rows], 0.4, label="PyTorch"
+            )
             for i, r in enumerate(rows):
-                ax.text(i, max(r["keras_images_per_s"], r["torch_images_per_s"]),
-                        f"{r['ratio']:.2f}x", ha="center", va="bottom")
+                ax.text(
+                    i,
+                    max(r["keras_images_per_s"], r["torch_images_per_s"]),
+                    f"{r['ratio']:.2f}x",
+                    ha="center",
+                    va="bottom",
+                )
             ax.set_xticks(x, labels)
         else:
             for kind, style in (("gan", "o"), ("vae", "s")):
                 sub = [r for r in rows if r["model"] == kind]
                 xs = [r[xkey] for r in sub]
-                ax.plot(xs, [r["keras_images_per_s"] for r in sub], f"-{style}",
-                        label=f"{NAMES[kind]} Keras")
-                ax.plot(xs, [r["torch_images_per_s"] for r in sub], f"--{style}",
-                        label=f"{NAMES[kind]} PyTorch")
+                ax.plot(
+                    xs,
+                    [r["keras_images_per_s"] for r in sub],
+                    f"-{style}",
+                    label=f"{NAMES[kind]} Keras",
+                )
+                ax.plot(
+                    xs,
+                    [r["torch_images_per_s"] for r in sub],
+                    f"--{style}",
+                    label=f"{NAMES[kind]} PyTorch",
+                )
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks(xs, [str(v) for v in xs])
@@ -487,23 +523,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--models", default="gan,vae")
     p.add_argument("--out", default=None, help="results name (default: by mode)")
     p.add_argument("--no-write", action="store_true")
-    # Internal: one memory measurement in a fresh process.
-    p.add_argument("--child-memory", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--framework", default="keras", help=argparse.SUPPRESS)
-    p.add_argument("--child-model", default="gan", help=argparse.SUPPRESS)
-    p.add_argument("--child-size", type=int, default=64, help=argparse.SUPPRESS)
+    # Internal: run as the worker process of one framework.
+    p.add_argument("--worker", choices=("keras", "torch"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     pin_threads(args.threads, args.inter_op)
-    if args.child_memory:
-        child_memory(args)
+    if args.worker:
+        worker_loop(args)
         return
-    import torch
-
-    pin_torch(args.threads)
     reps = args.reps or (3 if args.quick else 5)
     steps = args.steps or (4 if args.quick else 8)
     kinds = args.models.split(",")
@@ -519,7 +549,7 @@ def main(argv=None) -> None:
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
         "tf": tf.__version__,
         "keras": keras.__version__,
-        "torch": torch.__version__,
+        "torch": torch_version(),
         "reps": reps,
         "steps": steps,
         "start": machine_state(),
@@ -547,7 +577,9 @@ def main(argv=None) -> None:
             for r in [
                 next(x for x in results["main"] if x["model"] == k)
                 if s == 64
-                else compare(k, s, args.batch, scale_reps, max(3, steps * 64 // s // 2), args)
+                else compare(
+                    k, s, args.batch, scale_reps, max(3, steps * 64 // s // 2), args
+                )
             ]
         ]
         results["memory"] = memory_table([32, 64, 128], args.batch, args)

@@ -57,9 +57,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             variance = variance * tf.maximum(n - 1.0, 0.0) / n
             m = self.momentum
             self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
-            self.moving_variance.assign(
-                self.moving_variance * m + variance * (1.0 - m)
-            )
+            self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
         else:
             y, _, _ = tf.compat.v1.nn.fused_batch_norm(
                 x,

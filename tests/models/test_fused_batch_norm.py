@@ -44,7 +44,9 @@ def test_training_output_statistics_and_gradients_match():
 def test_falls_back_where_the_kernel_does_not_apply_and_round_trips():
     ref, fused = _pair(synchronized=True)
     x = keras.random.normal((2, 3, 3, 4), seed=0)
-    np.testing.assert_allclose(fused(x, training=True), ref(x, training=True), atol=1e-5)
+    np.testing.assert_allclose(
+        fused(x, training=True), ref(x, training=True), atol=1e-5
+    )
     dense_input = keras.random.normal((5, 4), seed=0)  # not NHWC: Keras path
     assert FusedBatchNormalization()(dense_input, training=True).shape == (5, 4)
     clone = keras.layers.deserialize(keras.layers.serialize(fused))
