@@ -278,6 +278,49 @@ class TorchRunner:
         return (steps - 1) * self.batch / (time.perf_counter() - t0)
 
 
+def torch_pieces(runner: TorchRunner, reps: int) -> dict[str, float]:
+    """Median ms of each network's forward and forward+backward (training mode).
+
+    Keys match train_throughput.keras_pieces (the Keras model names).
+    """
+    model, batch = runner.model, runner.batch
+    if isinstance(model, TorchGAN):
+        nets = [
+            ("generator", model.generator, torch.randn(batch, model.latent_dim)),
+            ("discriminator", model.discriminator, runner.data),
+        ]
+    else:
+        latent = model.encoder.z_mean.out_features
+        nets = [
+            ("encoder", model.encoder, runner.data),
+            ("decoder", model.decoder, torch.randn(batch, latent)),
+        ]
+    out: dict[str, float] = {}
+    for name, net, x in nets:
+
+        def loss(net=net, x=x):
+            y = net(x)
+            return sum(t.mean() for t in (y if isinstance(y, tuple) else (y,)))
+
+        def forward():
+            with torch.no_grad():
+                loss()
+
+        def forward_backward(net=net):
+            net.zero_grad(set_to_none=True)
+            loss().backward()
+
+        for piece, fn in (("forward", forward), ("forward_backward", forward_backward)):
+            fn()
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t)
+            out[f"{name}_{piece}_ms"] = 1000 * sorted(times)[len(times) // 2]
+    return out
+
+
 def worker_loop(threads: int) -> None:
     """JSON-lines worker driven by train_throughput.Worker."""
     torch.set_num_threads(threads)
@@ -290,6 +333,8 @@ def worker_loop(threads: int) -> None:
             out = {"params": list(runner.model.params())}
         elif req["op"] == "run":
             out = {"images_per_s": runner.run(req["steps"])}
+        elif req["op"] == "pieces":
+            out = torch_pieces(runner, req["reps"])
         else:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             out = {"max_rss_mb": round(peak / 1024)}
@@ -305,4 +350,5 @@ if __name__ == "__main__":
     parser.add_argument("--precision")
     parser.add_argument("--steps-per-execution", type=int)
     parser.add_argument("--jit", action="store_true")
+    parser.add_argument("--keras-bn", action="store_true")
     worker_loop(parser.parse_args().threads)

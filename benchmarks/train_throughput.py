@@ -127,6 +127,10 @@ def keras_model(kind: str, size: int, batch: int, opts: argparse.Namespace):
         }
     )
     keras.utils.set_random_seed(0)
+    if opts.keras_bn:  # the layer this project used before issue 9
+        from keras_gen.models.gan import dcgan
+
+        dcgan.FusedBatchNormalization = keras.layers.BatchNormalization
     model = build_model(cfg)
     compile_model(model, cfg)
     return model
@@ -187,15 +191,19 @@ class Worker:
     def __init__(self, framework: str, args: argparse.Namespace):
         # The torch worker is torch_reference.py: it never imports TF.
         script = __file__ if framework == "keras" else str(HERE / "torch_reference.py")
-        cmd = [
-            sys.executable,
-            script,
-            f"--worker={framework}",
-            f"--threads={args.threads}",
-            f"--inter-op={args.inter_op}",
-            f"--precision={args.precision}",
-            f"--steps-per-execution={args.steps_per_execution}",
-        ] + (["--jit"] if args.jit else [])
+        cmd = (
+            [
+                sys.executable,
+                script,
+                f"--worker={framework}",
+                f"--threads={args.threads}",
+                f"--inter-op={args.inter_op}",
+                f"--precision={args.precision}",
+                f"--steps-per-execution={args.steps_per_execution}",
+            ]
+            + (["--jit"] if args.jit else [])
+            + (["--keras-bn"] if args.keras_bn else [])
+        )
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -232,10 +240,79 @@ def worker_loop(args: argparse.Namespace) -> None:
             out = {"params": [m.count_params() for m in parts], "flops": per_image}
         elif req["op"] == "run":
             out = {"images_per_s": runner.run(req["steps"])}
+        elif req["op"] == "pieces":
+            out = keras_pieces(runner, req["reps"])
         else:  # "rss": peak resident memory of this process so far
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             out = {"max_rss_mb": round(peak / 1024)}
         print("@@" + json.dumps(out), flush=True)
+
+
+def keras_pieces(runner: KerasRunner, reps: int) -> dict[str, float]:
+    """Median ms of each network's forward and forward+backward, in training mode.
+
+    The profile of what is left: the same pieces are timed in PyTorch
+    (`torch_reference.torch_pieces`), so the gap is located per network and
+    per direction.
+    """
+    model, batch = runner.model, runner.batch
+    first, second = keras_parts(model)
+    out: dict[str, float] = {}
+    for net in (first, second):
+        shape = (batch, *net.inputs[0].shape[1:])
+        x = tf.random.uniform(shape)
+
+        @tf.function
+        def forward(x, net=net):
+            return [tf.reduce_mean(y) for y in tf.nest.flatten(net(x, training=True))]
+
+        @tf.function
+        def forward_backward(x, net=net):
+            with tf.GradientTape() as tape:
+                loss = tf.add_n(
+                    [tf.reduce_mean(y) for y in tf.nest.flatten(net(x, training=True))]
+                )
+            return tape.gradient(loss, net.trainable_variables)
+
+        for name, fn in (("forward", forward), ("forward_backward", forward_backward)):
+            fn(x)
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                tf.nest.map_structure(lambda v: v.numpy(), fn(x))
+                times.append(time.perf_counter() - t)
+            out[f"{net.name}_{name}_ms"] = 1000 * statistics.median(times)
+    return out
+
+
+def profile(kind: str, batch: int, rounds: int, args) -> dict[str, Any]:
+    """Keras vs PyTorch ms of each network's pieces, alternating frameworks."""
+    row: dict[str, Any] = {"model": kind, "batch": batch, "start": machine_state()}
+    workers = {fw: Worker(fw, args) for fw in ("keras", "torch")}
+    times: dict[str, dict[str, list[float]]] = {"keras": {}, "torch": {}}
+    try:
+        for w in workers.values():
+            w.ask(op="build", kind=kind, size=64, batch=batch, **RECIPES[kind])
+        for _ in range(rounds):
+            for fw, w in workers.items():
+                for key, ms in w.ask(op="pieces", reps=3).items():
+                    times[fw].setdefault(key, []).append(ms)
+    finally:
+        for w in workers.values():
+            w.close()
+    for key in times["keras"]:
+        k, t = (
+            statistics.median(times["keras"][key]),
+            statistics.median(times["torch"][key]),
+        )
+        row[key] = {
+            "keras": round(k, 1),
+            "torch": round(t, 1),
+            "ratio": round(t / k, 3),
+        }
+    row["end"] = machine_state()
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def compare(
@@ -429,6 +506,20 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
                 f"{r['keras_max_rss_mb']} | {r['torch_max_rss_mb']} |"
             )
+    if results.get("profile"):
+        lines += [
+            "",
+            "| profile piece (batch 64, 64x64, training mode) | Keras ms | PyTorch ms "
+            "| PyTorch/Keras time |",
+            "| --- | --- | --- | --- |",
+        ]
+        for r in results["profile"]:
+            for key, v in r.items():
+                if isinstance(v, dict) and "keras" in v:
+                    lines.append(
+                        f"| {key.removesuffix('_ms').replace('_', ' ')} | "
+                        f"{v['keras']} | {v['torch']} | {v['ratio']:.2f} |"
+                    )
     if results.get("sampling"):
         lines += [
             "",
@@ -518,11 +609,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--inter-op", type=int, default=1)
     p.add_argument("--precision", default="float32")
     p.add_argument("--jit", action="store_true")
+    p.add_argument(
+        "--keras-bn",
+        action="store_true",
+        help="DCGAN with keras.layers.BatchNormalization instead of the fused layer",
+    )
     p.add_argument("--steps-per-execution", type=int, default=1)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--models", default="gan,vae")
     p.add_argument("--out", default=None, help="results name (default: by mode)")
     p.add_argument("--no-write", action="store_true")
+    p.add_argument(
+        "--only-profile", action="store_true", help="per-network pieces only"
+    )
     # Internal: run as the worker process of one framework.
     p.add_argument("--worker", choices=("keras", "torch"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -546,6 +645,7 @@ def main(argv=None) -> None:
         "precision": args.precision,
         "jit_compile": args.jit,
         "steps_per_execution": args.steps_per_execution,
+        "batch_norm": "keras" if args.keras_bn else "fused",
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
         "tf": tf.__version__,
         "keras": keras.__version__,
@@ -556,6 +656,10 @@ def main(argv=None) -> None:
     }
     print(json.dumps(meta), flush=True)
     results: dict[str, Any] = {"meta": meta}
+    if args.only_profile:
+        for k in kinds:
+            profile(k, args.batch, reps, args)
+        return
     results["main"] = [compare(k, 64, args.batch, reps, steps, args) for k in kinds]
     if not args.quick:
         results["matmul_peak"] = matmul_peak()
@@ -582,6 +686,7 @@ def main(argv=None) -> None:
                 )
             ]
         ]
+        results["profile"] = [profile(k, args.batch, 3, args) for k in kinds]
         results["memory"] = memory_table([32, 64, 128], args.batch, args)
         results["sampling"] = sampling(args, reps)
     meta["end"] = machine_state()
