@@ -369,7 +369,11 @@ def matmul_peak(n: int = 2048, reps: int = 10) -> dict[str, Any]:
     for dtype in ("float32", "bfloat16"):
         a = tf.random.normal((n, n), dtype="float32")
         a = tf.cast(a, dtype)
-        f = tf.function(lambda x: tf.linalg.matmul(x, x))
+
+        @tf.function
+        def f(x):
+            return tf.linalg.matmul(x, x)
+
         f(a).numpy()
         times = []
         for _ in range(reps):
@@ -447,6 +451,10 @@ def sampling(opts: argparse.Namespace, reps: int) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------- output
+def args_batch(results: dict[str, Any]) -> int:
+    return results["profile"][0]["batch"]
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results["meta"]
     lines = [
@@ -509,7 +517,8 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("profile"):
         lines += [
             "",
-            "| profile piece (batch 64, 64x64, training mode) | Keras ms | PyTorch ms "
+            f"| profile piece (batch {args_batch(results)}, 64x64, training mode) "
+            "| Keras ms | PyTorch ms "
             "| PyTorch/Keras time |",
             "| --- | --- | --- | --- |",
         ]
@@ -569,6 +578,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
         else:
             for kind, style in (("gan", "o"), ("vae", "s")):
                 sub = [r for r in rows if r["model"] == kind]
+                if not sub:
+                    continue
                 xs = [r[xkey] for r in sub]
                 ax.plot(
                     xs,
@@ -634,7 +645,7 @@ def main(argv=None) -> None:
         worker_loop(args)
         return
     reps = args.reps or (3 if args.quick else 5)
-    steps = args.steps or (4 if args.quick else 8)
+    steps = args.steps or (4 if args.quick else 6)
     kinds = args.models.split(",")
     meta = {
         "command": "python benchmarks/train_throughput.py "
