@@ -464,7 +464,12 @@ def markdown(results: dict[str, Any]) -> str:
         f"{m['inter_op']}; torch {m['threads']}); TF {m['tf']}, Keras {m['keras']}, "
         f"torch {m['torch']}; TF precision {m['precision']}; load average "
         f"{m['start']['load_avg_1m']} at the start, {m['end']['load_avg_1m']} "
-        "at the end.",
+        "at the end." + (f" ({m['note']})" if m.get("note") else ""),
+        *[
+            f"Merged: `{r['command']}` at {r['start']['date']} "
+            f"(load {r['start']['load_avg_1m']})."
+            for r in results.get("runs", [])
+        ],
         "",
         "| model | image | batch | params | GFLOP/image/step | Keras images/s "
         "| PyTorch images/s | ratio | Keras GFLOP/s | load |",
@@ -631,6 +636,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=None, help="results name (default: by mode)")
     p.add_argument("--no-write", action="store_true")
     p.add_argument(
+        "--parts",
+        default=None,
+        help=f"comma-separated subset of {','.join(PARTS)} (default: all; quick: main)",
+    )
+    p.add_argument(
+        "--merge", action="store_true", help="update the existing results file"
+    )
+    p.add_argument(
+        "--from-log", default=None, help="take the rows printed by an earlier run"
+    )
+    p.add_argument(
         "--only-profile", action="store_true", help="per-network pieces only"
     )
     # Internal: run as the worker process of one framework.
@@ -666,51 +682,106 @@ def main(argv=None) -> None:
         "start": machine_state(),
     }
     print(json.dumps(meta), flush=True)
+    name = args.out or ("train_throughput_quick" if args.quick else "train_throughput")
     results: dict[str, Any] = {"meta": meta}
+    if args.merge and (RESULTS / f"{name}.json").exists():
+        # Parts measured by separate runs go into one results file.
+        results = json.loads((RESULTS / f"{name}.json").read_text())
+        results.setdefault("runs", []).append(meta)
+    if args.from_log:
+        results.update(rows_from_log(Path(args.from_log)))
+        # The header then describes the run that measured the rows.
+        logged = results.pop("meta_of_log")
+        last = (results.get("batch_scaling") or results["main"])[-1]
+        logged["end"] = last["end"]
+        logged["note"] = f"rows read from its printed log {args.from_log}"
+        results["meta"] = logged
     if args.only_profile:
         for k in kinds:
             profile(k, args.batch, reps, args)
         return
-    results["main"] = [compare(k, 64, args.batch, reps, steps, args) for k in kinds]
-    if not args.quick:
+    parts = (
+        set(args.parts.split(","))
+        if args.parts
+        else ({"main"} if args.quick or args.from_log else set(PARTS))
+    )
+    if args.from_log:
+        parts = set(args.parts.split(",")) if args.parts else set()
+    if "main" in parts:
+        results["main"] = [compare(k, 64, args.batch, reps, steps, args) for k in kinds]
+    main_rows = {r["model"]: r for r in results.get("main", [])}
+    if "peak" in parts:
         results["matmul_peak"] = matmul_peak()
-        scale_reps = max(2, reps - 2)
+    scale_reps = max(2, reps - 2)
+    if "batch" in parts:
         results["batch_scaling"] = [
-            r
+            main_rows[k]
+            if b == args.batch and k in main_rows
+            else compare(k, 64, b, scale_reps, max(3, steps * 64 // b // 2), args)
             for k in kinds
             for b in (16, 64, 256)
-            for r in [
-                next(x for x in results["main"] if x["model"] == k)
-                if b == args.batch
-                else compare(k, 64, b, scale_reps, max(3, steps * 64 // b // 2), args)
-            ]
         ]
+    if "size" in parts:
         results["size_scaling"] = [
-            r
+            main_rows[k]
+            if s == 64 and k in main_rows
+            else compare(
+                k, s, args.batch, scale_reps, max(3, steps * 64 // s // 2), args
+            )
             for k in kinds
             for s in (32, 64, 128)
-            for r in [
-                next(x for x in results["main"] if x["model"] == k)
-                if s == 64
-                else compare(
-                    k, s, args.batch, scale_reps, max(3, steps * 64 // s // 2), args
-                )
-            ]
         ]
+    if "profile" in parts:
         results["profile"] = [profile(k, args.batch, 3, args) for k in kinds]
+    if "memory" in parts:
         results["memory"] = memory_table([32, 64, 128], args.batch, args)
+    if "sampling" in parts:
         results["sampling"] = sampling(args, reps)
     meta["end"] = machine_state()
     if args.no_write:
         print(markdown(results))
         return
     RESULTS.mkdir(exist_ok=True)
-    name = args.out or ("train_throughput_quick" if args.quick else "train_throughput")
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown(results))
     plot(results, RESULTS / f"{name}.png")
     print(markdown(results))
     print(f"wrote {RESULTS / name}.{{json,md,png}}")
+
+
+PARTS = ("main", "peak", "batch", "size", "profile", "memory", "sampling")
+
+
+def rows_from_log(path: Path) -> dict[str, Any]:
+    """Results rebuilt from the JSON rows a run printed (e.g. a run cut short)."""
+    out: dict[str, Any] = {}
+    scaling: dict[str, list] = {"batch_scaling": [], "size_scaling": []}
+    for line in path.read_text().splitlines():
+        if not line.startswith("{"):
+            continue
+        row = json.loads(line)
+        if "command" in row:
+            out["meta_of_log"] = row
+        elif "matmul_peak" in row:
+            out["matmul_peak"] = row["matmul_peak"]
+        elif "keras_max_rss_mb" in row:
+            out.setdefault("memory", []).append(row)
+        elif "saved_model_generate_ms" in row:
+            out.setdefault("sampling", []).append(row)
+        elif "keras_images_per_s" in row:
+            if (row["image_size"], row["batch"]) == (64, 64):
+                out.setdefault("main", []).append(row)
+            elif row["image_size"] == 64:
+                scaling["batch_scaling"].append(row)
+            else:
+                scaling["size_scaling"].append(row)
+        elif "model" in row:
+            out.setdefault("profile", []).append(row)
+    for key, xkey in (("batch_scaling", "batch"), ("size_scaling", "image_size")):
+        if scaling[key]:
+            rows = scaling[key] + out.get("main", [])
+            out[key] = sorted(rows, key=lambda r: (r["model"], r[xkey]))
+    return out
 
 
 if __name__ == "__main__":
