@@ -476,7 +476,7 @@ def markdown(results: dict[str, Any]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     rows = (
-        results["main"]
+        results.get("main", [])
         + results.get("batch_scaling", [])
         + results.get("size_scaling", [])
     )
@@ -494,7 +494,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{r['start']['load_avg_1m']} |"
         )
     peak = results.get("matmul_peak")
-    if peak:
+    if peak and results.get("main"):
         lines += [
             "",
             f"Measured peak: TF {peak['n']}x{peak['n']} matmul "
@@ -555,11 +555,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("main", None, "64x64, batch 64")]
+    panels = [("main", None, "64x64, batch 64")] if results.get("main") else []
     if results.get("batch_scaling"):
         panels.append(("batch_scaling", "batch", "batch size (64x64)"))
     if results.get("size_scaling"):
         panels.append(("size_scaling", "image_size", "resolution (batch 64)"))
+    if not panels:
+        return
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     axes = np.atleast_1d(axes)
     for ax, (key, xkey, title) in zip(axes, panels):
@@ -600,7 +602,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
                 )
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
-            ax.set_xticks(xs, [str(v) for v in xs])
+            ticks = sorted({r[xkey] for r in rows})
+            ax.set_xticks(ticks, [str(v) for v in ticks])
+            ax.minorticks_off()
         ax.set_title(title)
         ax.set_ylabel("train images/s")
         ax.legend(fontsize=8)
@@ -692,8 +696,10 @@ def main(argv=None) -> None:
         results.update(rows_from_log(Path(args.from_log)))
         # The header then describes the run that measured the rows.
         logged = results.pop("meta_of_log")
-        last = (results.get("batch_scaling") or results["main"])[-1]
-        logged["end"] = last["end"]
+        rows = results.get("batch_scaling", []) + results.get("size_scaling", [])
+        rows += results.get("main", []) + results.get("memory", [])
+        ends = [r["end"] for r in rows if "end" in r] or [logged["start"]]
+        logged["end"] = max(ends, key=lambda e: e["date"])
         logged["note"] = f"rows read from its printed log {args.from_log}"
         results["meta"] = logged
     if args.only_profile:
