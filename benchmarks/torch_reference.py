@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -321,6 +321,18 @@ def torch_pieces(runner: TorchRunner, reps: int) -> dict[str, float]:
     return out
 
 
+def peak_rss_mb() -> int:
+    """This process's peak resident memory (VmHWM), in MB.
+
+    Not getrusage's ru_maxrss: Linux keeps that across execve, so a worker
+    started by a parent that holds TF would report at least the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return -1
+
+
 def worker_loop(threads: int) -> None:
     """JSON-lines worker driven by train_throughput.Worker."""
     torch.set_num_threads(threads)
@@ -336,8 +348,7 @@ def worker_loop(threads: int) -> None:
         elif req["op"] == "pieces":
             out = torch_pieces(runner, req["reps"])
         else:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            out = {"max_rss_mb": round(peak / 1024)}
+            out = {"max_rss_mb": peak_rss_mb()}
         print("@@" + json.dumps(out), flush=True)
 
 

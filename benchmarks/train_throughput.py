@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -223,6 +222,18 @@ class Worker:
         self.proc.wait(timeout=60)
 
 
+def peak_rss_mb() -> int:
+    """This process's peak resident memory (VmHWM), in MB.
+
+    Not getrusage's ru_maxrss: Linux keeps that across execve, so a worker
+    started by a parent that holds TF would report at least the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return -1
+
+
 def worker_loop(args: argparse.Namespace) -> None:
     """The Keras worker (the torch one is `torch_reference.worker_loop`)."""
     runner = None
@@ -243,8 +254,7 @@ def worker_loop(args: argparse.Namespace) -> None:
         elif req["op"] == "pieces":
             out = keras_pieces(runner, req["reps"])
         else:  # "rss": peak resident memory of this process so far
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            out = {"max_rss_mb": round(peak / 1024)}
+            out = {"max_rss_mb": peak_rss_mb()}
         print("@@" + json.dumps(out), flush=True)
 
 
