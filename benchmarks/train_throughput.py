@@ -396,11 +396,13 @@ def matmul_peak(n: int = 2048, reps: int = 10) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------- memory
-def memory_table(sizes: list[int], batch: int, args) -> list[dict[str, Any]]:
+def memory_table(
+    sizes: list[int], batch: int, args, kinds: list[str]
+) -> list[dict[str, Any]]:
     """Max RSS of a fresh worker process that built the model and trained 3 steps."""
     rows = []
     for size in sizes:
-        for kind in ("gan", "vae"):
+        for kind in kinds:
             row: dict[str, Any] = {"model": kind, "image_size": size, "batch": batch}
             for fw in ("keras", "torch"):
                 w = Worker(fw, args)
@@ -750,7 +752,7 @@ def main(argv=None) -> None:
     if "profile" in parts:
         results["profile"] = [profile(k, args.batch, 3, args) for k in kinds]
     if "memory" in parts:
-        results["memory"] = memory_table([32, 64, 128], args.batch, args)
+        results["memory"] = memory_table([32, 64, 128], args.batch, args, kinds)
     if "sampling" in parts:
         results["sampling"] = sampling(args, reps)
     meta["end"] = machine_state()
