@@ -709,11 +709,14 @@ def main(argv=None) -> None:
         # The header then describes the run that measured the rows.
         logged = results.pop("meta_of_log")
         rows = results.get("batch_scaling", []) + results.get("size_scaling", [])
-        rows += results.get("main", []) + results.get("memory", [])
+        rows += results.get("main", []) + results.get("profile", [])
         ends = [r["end"] for r in rows if "end" in r] or [logged["start"]]
         logged["end"] = max(ends, key=lambda e: e["date"])
         logged["note"] = f"rows read from its printed log {args.from_log}"
-        results["meta"] = logged
+        if args.merge and "runs" in results:  # merged into an earlier run's file
+            results["runs"][-1] = logged
+        else:
+            results["meta"] = logged
     if args.only_profile:
         for k in kinds:
             profile(k, args.batch, reps, args)
