@@ -651,6 +651,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--models", default="gan,vae")
     p.add_argument("--out", default=None, help="results name (default: by mode)")
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--render", action="store_true", help="redraw --out's table/plot")
     p.add_argument(
         "--parts",
         default=None,
@@ -675,6 +676,12 @@ def main(argv=None) -> None:
     pin_threads(args.threads, args.inter_op)
     if args.worker:
         worker_loop(args)
+        return
+    if args.render:  # tables and plot again from a results file, nothing measured
+        name = args.out or "train_throughput"
+        results = json.loads((RESULTS / f"{name}.json").read_text())
+        (RESULTS / f"{name}.md").write_text(markdown(results))
+        plot(results, RESULTS / f"{name}.png")
         return
     reps = args.reps or (3 if args.quick else 5)
     steps = args.steps or (4 if args.quick else 6)
