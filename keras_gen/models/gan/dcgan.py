@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 
 from keras_gen.models.base import SUPPORTED_SIZES, num_stages  # noqa: F401 (re-export)
+from keras_gen.models.fused_batch_norm import FusedBatchNormalization
 from keras_gen.models.gan.layers import ClassProjection, ConditionalBatchNormalization
 
 
@@ -19,7 +20,8 @@ def _conv_init(seed):
 
 
 def _batch_norm(synchronized: bool, seed, name: str):
-    return keras.layers.BatchNormalization(
+    # TF's fused kernel: same variables and maths, faster step (issue 9).
+    return FusedBatchNormalization(
         momentum=0.9,
         epsilon=1e-5,
         gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02, seed=seed),

@@ -1,0 +1,816 @@
+"""Train-step throughput of keras-gen against PyTorch, side by side in one run.
+
+DCGAN-64 (width 64, latent 100, Adam 2e-4 beta_1 0.5, non-saturating loss)
+and VAE-64 (bedroom_vae.yaml: width 64, latent 128, Gaussian likelihood,
+Adam 1e-3 beta_1 0.9), batch 64, float32. The Keras steps run through
+`model.fit` on an in-memory batch repeated by tf.data; the PyTorch steps are
+the same networks and updates (`torch_reference.py`). Both frameworks get the
+same number of threads, and their repetitions alternate (TF, torch, TF, ...)
+so that the ratio is measured under the same machine load.
+
+    python benchmarks/train_throughput.py --quick  # < 2 min: the two ratios
+    python benchmarks/train_throughput.py          # + scaling, FLOP/s, memory, sampling
+
+TF-side options (`--precision mixed_bfloat16`, `--jit`,
+`--steps-per-execution`, `--inter-op`) are for the speed experiments;
+TF_ENABLE_ONEDNN_OPTS=0 in the environment switches oneDNN off. Results go to
+benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import flops  # noqa: E402
+
+from keras_gen.config import config_from_dict  # noqa: E402
+from keras_gen.trainer import build_model, compile_model  # noqa: E402
+
+RESULTS = HERE / "results"
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "gan": {
+        "width": 64,
+        "latent_dim": 100,
+        "learning_rate": 2e-4,
+        "beta_1": 0.5,
+        "model": {"loss": "ns"},
+    },
+    "vae": {
+        "width": 64,
+        "latent_dim": 128,
+        "learning_rate": 1e-3,
+        "beta_1": 0.9,
+        "model": {"likelihood": "gaussian", "gaussian_sigma": 0.1},
+    },
+}
+NAMES = {"gan": "DCGAN", "vae": "VAE"}
+
+
+# ------------------------------------------------------------------ context
+def machine_state() -> dict[str, Any]:
+    """Date and load average, recorded with every result."""
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def pin_threads(threads: int, inter_op: int) -> None:
+    # Must run before TF's runtime starts and before torch's first parallel op.
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+
+
+def torch_version() -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.__version__)"],
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() or "not installed"
+
+
+# ------------------------------------------------------------------- models
+def keras_model(kind: str, size: int, batch: int, opts: argparse.Namespace):
+    r = RECIPES[kind]
+    cfg = config_from_dict(
+        {
+            "model": {
+                "type": kind,
+                "image_size": size,
+                "width": r["width"],
+                "latent_dim": r["latent_dim"],
+                **r["model"],
+            },
+            "train": {
+                "batch_size": batch,
+                "precision": opts.precision,
+                "jit_compile": opts.jit,
+                "steps_per_execution": opts.steps_per_execution,
+                "optimizer": {
+                    "learning_rate": r["learning_rate"],
+                    "beta_1": r["beta_1"],
+                },
+            },
+        }
+    )
+    keras.utils.set_random_seed(0)
+    if opts.keras_bn:  # the layer this project used before issue 9
+        from keras_gen.models.gan import dcgan
+
+        dcgan.FusedBatchNormalization = keras.layers.BatchNormalization
+    model = build_model(cfg)
+    compile_model(model, cfg)
+    return model
+
+
+def keras_parts(model) -> tuple[keras.Model, keras.Model]:
+    if hasattr(model, "discriminator"):
+        return model.generator, model.discriminator
+    return model.encoder, model.decoder
+
+
+def images(kind: str, size: int, batch: int) -> np.ndarray:
+    """The in-memory batch (NHWC); torch_reference.images is the same array."""
+    low = -1.0 if kind == "gan" else 0.0
+    rng = np.random.default_rng(0)
+    return rng.uniform(low, 1.0, (batch, size, size, 3)).astype("float32")
+
+
+# ------------------------------------------------------------------- timing
+class _StepClock(keras.callbacks.Callback):
+    """Wall time at the end of every executed batch (one per steps_per_execution)."""
+
+    def __init__(self):
+        super().__init__()
+        self.marks: list[tuple[int, float]] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.marks.append((batch, time.perf_counter()))
+
+
+class KerasRunner:
+    def __init__(self, kind: str, size: int, batch: int, opts: argparse.Namespace):
+        self.kind, self.batch = kind, batch
+        self.model = keras_model(kind, size, batch, opts)
+        self.spe = opts.steps_per_execution
+        self.data = tf.data.Dataset.from_tensors(images(kind, size, batch)).repeat()
+        self.run(2 * self.spe)  # traces the train function once
+
+    def run(self, steps: int) -> float:
+        """Images/s over `steps` fit steps, the first execution excluded."""
+        steps = max(steps, 2 * self.spe) // self.spe * self.spe
+        clock = _StepClock()
+        self.model.fit(
+            self.data, epochs=1, steps_per_epoch=steps, callbacks=[clock], verbose=0
+        )
+        (b0, t0), (b1, t1) = clock.marks[0], clock.marks[-1]
+        return (b1 - b0) * self.batch / (t1 - t0)
+
+
+class Worker:
+    """One framework in its own process, driven by JSON lines on stdin/stdout.
+
+    Separate processes keep the two runtimes' thread pools (TF's Eigen pool,
+    torch's OpenMP team) from spinning against each other, while the parent
+    still alternates their repetitions under the same machine load.
+    """
+
+    def __init__(self, framework: str, args: argparse.Namespace):
+        # The torch worker is torch_reference.py: it never imports TF.
+        script = __file__ if framework == "keras" else str(HERE / "torch_reference.py")
+        cmd = (
+            [
+                sys.executable,
+                script,
+                f"--worker={framework}",
+                f"--threads={args.threads}",
+                f"--inter-op={args.inter_op}",
+                f"--precision={args.precision}",
+                f"--steps-per-execution={args.steps_per_execution}",
+            ]
+            + (["--jit"] if args.jit else [])
+            + (["--keras-bn"] if args.keras_bn else [])
+        )
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def ask(self, **request) -> dict[str, Any]:
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"worker died on {request}")
+            if line.startswith("@@"):
+                return json.loads(line[2:])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory (VmHWM), in MB.
+
+    Not getrusage's ru_maxrss: Linux keeps that across execve, so a worker
+    started by a parent that holds TF would report at least the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return -1
+
+
+def worker_loop(args: argparse.Namespace) -> None:
+    """The Keras worker (the torch one is `torch_reference.worker_loop`)."""
+    runner = None
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req["op"] == "build":
+            kind, size, batch = req["kind"], req["size"], req["batch"]
+            runner = KerasRunner(kind, size, batch, args)
+            parts = keras_parts(runner.model)
+            per_image = (
+                flops.gan_step_flops(*parts)
+                if kind == "gan"
+                else flops.vae_step_flops(*parts)
+            )
+            out = {"params": [m.count_params() for m in parts], "flops": per_image}
+        elif req["op"] == "run":
+            out = {"images_per_s": runner.run(req["steps"])}
+        elif req["op"] == "pieces":
+            out = keras_pieces(runner, req["reps"])
+        else:  # "rss": peak resident memory of this process so far
+            out = {"max_rss_mb": peak_rss_mb()}
+        print("@@" + json.dumps(out), flush=True)
+
+
+def keras_pieces(runner: KerasRunner, reps: int) -> dict[str, float]:
+    """Median ms of each network's forward and forward+backward, in training mode.
+
+    The profile of what is left: the same pieces are timed in PyTorch
+    (`torch_reference.torch_pieces`), so the gap is located per network and
+    per direction.
+    """
+    model, batch = runner.model, runner.batch
+    first, second = keras_parts(model)
+    out: dict[str, float] = {}
+    for net in (first, second):
+        shape = (batch, *net.inputs[0].shape[1:])
+        x = tf.random.uniform(shape)
+
+        @tf.function
+        def forward(x, net=net):
+            return [tf.reduce_mean(y) for y in tf.nest.flatten(net(x, training=True))]
+
+        @tf.function
+        def forward_backward(x, net=net):
+            with tf.GradientTape() as tape:
+                loss = tf.add_n(
+                    [tf.reduce_mean(y) for y in tf.nest.flatten(net(x, training=True))]
+                )
+            return tape.gradient(loss, net.trainable_variables)
+
+        for name, fn in (("forward", forward), ("forward_backward", forward_backward)):
+            fn(x)
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                tf.nest.map_structure(lambda v: v.numpy(), fn(x))
+                times.append(time.perf_counter() - t)
+            out[f"{net.name}_{name}_ms"] = 1000 * statistics.median(times)
+    return out
+
+
+def profile(kind: str, batch: int, rounds: int, args) -> dict[str, Any]:
+    """Keras vs PyTorch ms of each network's pieces, alternating frameworks."""
+    row: dict[str, Any] = {"model": kind, "batch": batch, "start": machine_state()}
+    workers = {fw: Worker(fw, args) for fw in ("keras", "torch")}
+    times: dict[str, dict[str, list[float]]] = {"keras": {}, "torch": {}}
+    try:
+        for w in workers.values():
+            w.ask(op="build", kind=kind, size=64, batch=batch, **RECIPES[kind])
+        for _ in range(rounds):
+            for fw, w in workers.items():
+                for key, ms in w.ask(op="pieces", reps=3).items():
+                    times[fw].setdefault(key, []).append(ms)
+    finally:
+        for w in workers.values():
+            w.close()
+    for key in times["keras"]:
+        k, t = (
+            statistics.median(times["keras"][key]),
+            statistics.median(times["torch"][key]),
+        )
+        row[key] = {
+            "keras": round(k, 1),
+            "torch": round(t, 1),
+            "ratio": round(t / k, 3),
+        }
+    row["end"] = machine_state()
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def compare(
+    kind: str,
+    size: int,
+    batch: int,
+    reps: int,
+    steps: int,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Interleaved repetitions of both frameworks; medians and their ratio."""
+    start = machine_state()
+    workers = {fw: Worker(fw, args) for fw in ("keras", "torch")}
+    try:
+        built = {
+            fw: w.ask(op="build", kind=kind, size=size, batch=batch, **RECIPES[kind])
+            for fw, w in workers.items()
+        }
+        if built["keras"]["params"] != built["torch"]["params"]:
+            raise AssertionError(f"{kind}: parameter counts differ: {built}")
+        ips: dict[str, list[float]] = {"keras": [], "torch": []}
+        for _ in range(reps):
+            for fw, w in workers.items():
+                ips[fw].append(w.ask(op="run", steps=steps)["images_per_s"])
+    finally:
+        for w in workers.values():
+            w.close()
+    tf_med, torch_med = statistics.median(ips["keras"]), statistics.median(ips["torch"])
+    per_image = built["keras"]["flops"]
+    row = {
+        "model": kind,
+        "image_size": size,
+        "batch": batch,
+        "params": sum(built["keras"]["params"]),
+        "step_gflop_per_image": round(per_image / 1e9, 3),
+        "keras_images_per_s": round(tf_med, 1),
+        "torch_images_per_s": round(torch_med, 1),
+        "ratio": round(tf_med / torch_med, 3),
+        "keras_reps": [round(x, 1) for x in ips["keras"]],
+        "torch_reps": [round(x, 1) for x in ips["torch"]],
+        "keras_gflop_per_s": round(tf_med * per_image / 1e9, 1),
+        "torch_gflop_per_s": round(torch_med * per_image / 1e9, 1),
+        "start": start,
+        "end": machine_state(),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+# ----------------------------------------------------------------- peak FLOP/s
+def matmul_peak(n: int = 2048, reps: int = 10) -> dict[str, Any]:
+    """Achieved FLOP/s of an n x n matrix product in TF (float32, bfloat16)."""
+    out: dict[str, Any] = {"n": n, **machine_state()}
+    for dtype in ("float32", "bfloat16"):
+        a = tf.random.normal((n, n), dtype="float32")
+        a = tf.cast(a, dtype)
+
+        @tf.function
+        def f(x):
+            return tf.linalg.matmul(x, x)
+
+        f(a).numpy()
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            f(a).numpy()
+            times.append(time.perf_counter() - t)
+        out[f"{dtype}_gflop_per_s"] = round(2 * n**3 / min(times) / 1e9, 1)
+    print(json.dumps({"matmul_peak": out}), flush=True)
+    return out
+
+
+# -------------------------------------------------------------------- memory
+def memory_table(
+    sizes: list[int], batch: int, args, kinds: list[str]
+) -> list[dict[str, Any]]:
+    """Max RSS of a fresh worker process that built the model and trained 3 steps."""
+    rows = []
+    for size in sizes:
+        for kind in kinds:
+            row: dict[str, Any] = {"model": kind, "image_size": size, "batch": batch}
+            for fw in ("keras", "torch"):
+                w = Worker(fw, args)
+                try:
+                    row[f"{fw}_import_rss_mb"] = w.ask(op="rss")["max_rss_mb"]
+                    w.ask(
+                        op="build", kind=kind, size=size, batch=batch, **RECIPES[kind]
+                    )
+                    w.ask(op="run", steps=3)
+                    row[f"{fw}_max_rss_mb"] = w.ask(op="rss")["max_rss_mb"]
+                finally:
+                    w.close()
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------ sampling
+def sampling(opts: argparse.Namespace, reps: int) -> list[dict[str, Any]]:
+    """Images/s of the SavedModel `generate` signature vs predict / direct call."""
+    from keras_gen.export import export_generator
+
+    model = keras_model("gan", 64, 64, opts)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_generator(model, tmp, "bench", version=1, write_config=False)
+        generate = tf.saved_model.load(str(path)).signatures["generate"]
+        gen = model.generator
+        latent = RECIPES["gan"]["latent_dim"]
+        for batch in (1, 64):
+            seeds = tf.range(batch, dtype=tf.int64)
+            z = np.random.default_rng(0).normal(size=(batch, latent)).astype("float32")
+            calls = {
+                "saved_model_generate": lambda s=seeds: generate(seed=s)[
+                    "images"
+                ].numpy(),
+                "keras_predict": lambda z=z, b=batch: gen.predict(
+                    z, batch_size=b, verbose=0
+                ),
+                "keras_direct_call": lambda z=z: gen(z, training=False).numpy(),
+            }
+            row: dict[str, Any] = {"batch": batch, **machine_state()}
+            times: dict[str, list[float]] = {k: [] for k in calls}
+            for fn in calls.values():
+                fn()  # warm-up (tracing)
+            n = reps * (8 if batch == 1 else 1)
+            for _ in range(n):  # interleaved, as the train steps
+                for name, fn in calls.items():
+                    t = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t)
+            for name, ts in times.items():
+                row[f"{name}_images_per_s"] = round(batch / statistics.median(ts), 1)
+                row[f"{name}_ms"] = round(1000 * statistics.median(ts), 2)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------- output
+def args_batch(results: dict[str, Any]) -> int:
+    return results["profile"][0]["batch"]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["meta"]
+    lines = [
+        f"Command: `{m['command']}`  ",
+        f"{m['start']['date']} to {m['end']['date']}; CPU: {m['cpu']}, "
+        f"{m['threads']} threads (TF intra-op {m['threads']}, inter-op "
+        f"{m['inter_op']}; torch {m['threads']}); TF {m['tf']}, Keras {m['keras']}, "
+        f"torch {m['torch']}; TF precision {m['precision']}; load average "
+        f"{m['start']['load_avg_1m']} at the start, {m['end']['load_avg_1m']} "
+        "at the end." + (f" ({m['note']})" if m.get("note") else ""),
+        *[
+            f"Merged: `{r['command']}` at {r['start']['date']} "
+            f"(load {r['start']['load_avg_1m']})."
+            for r in results.get("runs", [])
+        ],
+        "",
+        "| model | image | batch | params | GFLOP/image/step | Keras images/s "
+        "| PyTorch images/s | ratio | Keras GFLOP/s | load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    rows = (
+        results.get("main", [])
+        + results.get("batch_scaling", [])
+        + results.get("size_scaling", [])
+    )
+    seen = set()
+    for r in rows:
+        key = (r["model"], r["image_size"], r["batch"])
+        if key in seen:
+            continue
+        seen.add(key)
+        lines.append(
+            f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
+            f"{r['params'] / 1e6:.2f} M | {r['step_gflop_per_image']} | "
+            f"{r['keras_images_per_s']} | {r['torch_images_per_s']} | "
+            f"**{r['ratio']:.2f}** | {r['keras_gflop_per_s']} | "
+            f"{r['start']['load_avg_1m']} |"
+        )
+    peak = results.get("matmul_peak")
+    if peak and results.get("main"):
+        lines += [
+            "",
+            f"Measured peak: TF {peak['n']}x{peak['n']} matmul "
+            f"{peak['float32_gflop_per_s']} GFLOP/s float32, "
+            f"{peak['bfloat16_gflop_per_s']} GFLOP/s bfloat16 "
+            f"(load {peak['load_avg_1m']}). Fraction of the float32 peak: "
+            + ", ".join(
+                f"{NAMES[r['model']]}-{r['image_size']} b{r['batch']} "
+                f"{r['keras_gflop_per_s'] / peak['float32_gflop_per_s']:.0%}"
+                for r in results["main"]
+            )
+            + ".",
+        ]
+    if results.get("memory"):
+        lines += [
+            "",
+            "| model | image | batch | Keras max RSS (MB) | PyTorch max RSS (MB) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for r in results["memory"]:
+            lines.append(
+                f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
+                f"{r['keras_max_rss_mb']} | {r['torch_max_rss_mb']} |"
+            )
+    if results.get("profile"):
+        lines += [
+            "",
+            f"| profile piece (batch {args_batch(results)}, 64x64, training mode) "
+            "| Keras ms | PyTorch ms "
+            "| PyTorch/Keras time |",
+            "| --- | --- | --- | --- |",
+        ]
+        for r in results["profile"]:
+            for key, v in r.items():
+                if isinstance(v, dict) and "keras" in v:
+                    lines.append(
+                        f"| {key.removesuffix('_ms').replace('_', ' ')} | "
+                        f"{v['keras']} | {v['torch']} | {v['ratio']:.2f} |"
+                    )
+    if results.get("sampling"):
+        lines += [
+            "",
+            "| sampling (DCGAN-64 generator) | batch | images/s | ms/call |",
+            "| --- | --- | --- | --- |",
+        ]
+        for r in results["sampling"]:
+            for name in ("saved_model_generate", "keras_predict", "keras_direct_call"):
+                lines.append(
+                    f"| {name.replace('_', ' ')} | {r['batch']} | "
+                    f"{r[name + '_images_per_s']} | {r[name + '_ms']} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("main", None, "64x64, batch 64")] if results.get("main") else []
+    if results.get("batch_scaling"):
+        panels.append(("batch_scaling", "batch", "batch size (64x64)"))
+    if results.get("size_scaling"):
+        panels.append(("size_scaling", "image_size", "resolution (batch 64)"))
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    axes = np.atleast_1d(axes)
+    for ax, (key, xkey, title) in zip(axes, panels):
+        rows = results[key]
+        if xkey is None:
+            labels = [NAMES[r["model"]] for r in rows]
+            x = np.arange(len(rows))
+            ax.bar(x - 0.2, [r["keras_images_per_s"] for r in rows], 0.4, label="Keras")
+            ax.bar(
+                x + 0.2, [r["torch_images_per_s"] for r in rows], 0.4, label="PyTorch"
+            )
+            for i, r in enumerate(rows):
+                ax.text(
+                    i,
+                    max(r["keras_images_per_s"], r["torch_images_per_s"]),
+                    f"{r['ratio']:.2f}x",
+                    ha="center",
+                    va="bottom",
+                )
+            ax.set_xticks(x, labels)
+        else:
+            for kind, style in (("gan", "o"), ("vae", "s")):
+                sub = [r for r in rows if r["model"] == kind]
+                if not sub:
+                    continue
+                xs = [r[xkey] for r in sub]
+                ax.plot(
+                    xs,
+                    [r["keras_images_per_s"] for r in sub],
+                    f"-{style}",
+                    label=f"{NAMES[kind]} Keras",
+                )
+                ax.plot(
+                    xs,
+                    [r["torch_images_per_s"] for r in sub],
+                    f"--{style}",
+                    label=f"{NAMES[kind]} PyTorch",
+                )
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ticks = sorted({r[xkey] for r in rows})
+            ax.set_xticks(ticks, [str(v) for v in ticks])
+            ax.minorticks_off()
+        ax.set_title(title)
+        ax.set_ylabel("train images/s")
+        ax.legend(fontsize=8)
+    m = results["meta"]
+    fig.suptitle(
+        f"Train throughput, {m['threads']} threads, {m['cpu']}, "
+        f"{m['start']['date'][:16]}, load {m['start']['load_avg_1m']}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------- main
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="ratios only, < 2 minutes")
+    p.add_argument("--reps", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None, help="steps per repetition")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--inter-op", type=int, default=1)
+    p.add_argument("--precision", default="float32")
+    p.add_argument("--jit", action="store_true")
+    p.add_argument(
+        "--keras-bn",
+        action="store_true",
+        help="DCGAN with keras.layers.BatchNormalization instead of the fused layer",
+    )
+    p.add_argument("--steps-per-execution", type=int, default=1)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--models", default="gan,vae")
+    p.add_argument("--out", default=None, help="results name (default: by mode)")
+    p.add_argument("--no-write", action="store_true")
+    p.add_argument("--render", action="store_true", help="redraw --out's table/plot")
+    p.add_argument(
+        "--parts",
+        default=None,
+        help=f"comma-separated subset of {','.join(PARTS)} (default: all; quick: main)",
+    )
+    p.add_argument(
+        "--merge", action="store_true", help="update the existing results file"
+    )
+    p.add_argument(
+        "--from-log", default=None, help="take the rows printed by an earlier run"
+    )
+    p.add_argument(
+        "--only-profile", action="store_true", help="per-network pieces only"
+    )
+    # Internal: run as the worker process of one framework.
+    p.add_argument("--worker", choices=("keras", "torch"), help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    pin_threads(args.threads, args.inter_op)
+    if args.worker:
+        worker_loop(args)
+        return
+    if args.render:  # tables and plot again from a results file, nothing measured
+        name = args.out or "train_throughput"
+        results = json.loads((RESULTS / f"{name}.json").read_text())
+        (RESULTS / f"{name}.md").write_text(markdown(results))
+        plot(results, RESULTS / f"{name}.png")
+        return
+    reps = args.reps or (3 if args.quick else 5)
+    steps = args.steps or (4 if args.quick else 6)
+    kinds = args.models.split(",")
+    meta = {
+        "command": "python benchmarks/train_throughput.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "cpu": cpu_model(),
+        "threads": args.threads,
+        "inter_op": args.inter_op,
+        "precision": args.precision,
+        "jit_compile": args.jit,
+        "steps_per_execution": args.steps_per_execution,
+        "batch_norm": "keras" if args.keras_bn else "fused",
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+        "tf": tf.__version__,
+        "keras": keras.__version__,
+        "torch": torch_version(),
+        "reps": reps,
+        "steps": steps,
+        "start": machine_state(),
+    }
+    print(json.dumps(meta), flush=True)
+    name = args.out or ("train_throughput_quick" if args.quick else "train_throughput")
+    results: dict[str, Any] = {"meta": meta}
+    if args.merge and (RESULTS / f"{name}.json").exists():
+        # Parts measured by separate runs go into one results file.
+        results = json.loads((RESULTS / f"{name}.json").read_text())
+        results.setdefault("runs", []).append(meta)
+    if args.from_log:
+        results.update(rows_from_log(Path(args.from_log)))
+        # The header then describes the run that measured the rows.
+        logged = results.pop("meta_of_log")
+        rows = results.get("batch_scaling", []) + results.get("size_scaling", [])
+        rows += results.get("main", []) + results.get("profile", [])
+        ends = [r["end"] for r in rows if "end" in r] or [logged["start"]]
+        logged["end"] = max(ends, key=lambda e: e["date"])
+        logged["note"] = f"rows read from its printed log {args.from_log}"
+        if args.merge and "runs" in results:  # merged into an earlier run's file
+            results["runs"][-1] = logged
+        else:
+            results["meta"] = logged
+    if args.only_profile:
+        for k in kinds:
+            profile(k, args.batch, reps, args)
+        return
+    parts = (
+        set(args.parts.split(","))
+        if args.parts
+        else ({"main"} if args.quick or args.from_log else set(PARTS))
+    )
+    if args.from_log:
+        parts = set(args.parts.split(",")) if args.parts else set()
+    if "main" in parts:
+        results["main"] = [compare(k, 64, args.batch, reps, steps, args) for k in kinds]
+    main_rows = {r["model"]: r for r in results.get("main", [])}
+    if "peak" in parts:
+        results["matmul_peak"] = matmul_peak()
+    scale_reps = max(2, reps - 2)
+    if "batch" in parts:
+        results["batch_scaling"] = [
+            main_rows[k]
+            if b == args.batch and k in main_rows
+            else compare(k, 64, b, scale_reps, max(3, steps * 64 // b // 2), args)
+            for k in kinds
+            for b in (16, 64, 256)
+        ]
+    if "size" in parts:
+        results["size_scaling"] = [
+            main_rows[k]
+            if s == 64 and k in main_rows
+            else compare(
+                k, s, args.batch, scale_reps, max(3, steps * 64 // s // 2), args
+            )
+            for k in kinds
+            for s in (32, 64, 128)
+        ]
+    if "profile" in parts:
+        results["profile"] = [profile(k, args.batch, 3, args) for k in kinds]
+    if "memory" in parts:
+        results["memory"] = memory_table([32, 64, 128], args.batch, args, kinds)
+    if "sampling" in parts:
+        results["sampling"] = sampling(args, reps)
+    meta["end"] = machine_state()
+    if args.no_write:
+        print(markdown(results))
+        return
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(results))
+    plot(results, RESULTS / f"{name}.png")
+    print(markdown(results))
+    print(f"wrote {RESULTS / name}.{{json,md,png}}")
+
+
+PARTS = ("main", "peak", "batch", "size", "profile", "memory", "sampling")
+
+
+def rows_from_log(path: Path) -> dict[str, Any]:
+    """Results rebuilt from the JSON rows a run printed (e.g. a run cut short)."""
+    out: dict[str, Any] = {}
+    scaling: dict[str, list] = {"batch_scaling": [], "size_scaling": []}
+    for line in path.read_text().splitlines():
+        if not line.startswith("{"):
+            continue
+        row = json.loads(line)
+        if "command" in row:
+            out["meta_of_log"] = row
+        elif "matmul_peak" in row:
+            out["matmul_peak"] = row["matmul_peak"]
+        elif "keras_max_rss_mb" in row:
+            out.setdefault("memory", []).append(row)
+        elif "saved_model_generate_ms" in row:
+            out.setdefault("sampling", []).append(row)
+        elif "keras_images_per_s" in row:
+            if (row["image_size"], row["batch"]) == (64, 64):
+                out.setdefault("main", []).append(row)
+            elif row["image_size"] == 64:
+                scaling["batch_scaling"].append(row)
+            else:
+                scaling["size_scaling"].append(row)
+        elif "model" in row:
+            out.setdefault("profile", []).append(row)
+    for key, xkey in (("batch_scaling", "batch"), ("size_scaling", "image_size")):
+        if scaling[key]:
+            rows = scaling[key] + out.get("main", [])
+            out[key] = sorted(rows, key=lambda r: (r["model"], r[xkey]))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Correctness parts of benchmarks/train_throughput.py that need no timing."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
+from keras_gen.models.vae.networks import build_vae_decoder, build_vae_encoder
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+flops = _load("flops")
+
+
+def test_flop_counter_on_a_hand_computed_network():
+    x = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(4, 3, 1, "same")(x)  # 8*8 * 3*3*3 * 4 = 6912 MACs
+    h = keras.layers.ReLU()(h)  # not counted
+    h = keras.layers.Conv2DTranspose(2, 4, 2, "same")(h)  # 8*8 * 4*4*4 * 2 = 8192
+    h = keras.layers.Flatten()(h)
+    y = keras.layers.Dense(5)(h)  # 16*16*2 * 5 = 2560
+    model = keras.Model(x, y)
+    assert flops.model_macs(model) == 6912 + 8192 + 2560
+    assert flops.forward_flops(model) == 2 * 17664
+
+
+def test_step_flop_rules():
+    g = build_dcgan_generator(32, latent_dim=16, width=8)
+    d = build_dcgan_discriminator(32, width=8)
+    assert flops.gan_step_flops(g, d) == 3 * flops.forward_flops(
+        g
+    ) + 8 * flops.forward_flops(d)
+    e, dec = build_vae_encoder(32, 8, 8), build_vae_decoder(32, 8, 8)
+    assert flops.vae_step_flops(e, dec) == 3 * (
+        flops.forward_flops(e) + flops.forward_flops(dec)
+    )
+    # Spectral normalisation wraps the conv; its MACs are still counted.
+    d_sn = build_dcgan_discriminator(32, width=8, spectral_norm=True)
+    assert flops.model_macs(d_sn) == flops.model_macs(d)
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_torch_twins_match_the_keras_networks(size):
+    torch = pytest.importorskip("torch")
+    ref = _load("torch_reference")
+    width, latent = 8, 16
+    pairs = [
+        (
+            build_dcgan_generator(size, latent, width),
+            ref.dcgan_generator(size, latent, width),
+            np.zeros((2, latent), "float32"),
+        ),
+        (
+            build_dcgan_discriminator(size, width),
+            ref.dcgan_discriminator(size, width),
+            np.zeros((2, size, size, 3), "float32"),
+        ),
+        (
+            build_vae_encoder(size, latent, width),
+            ref.VAEEncoder(size, latent, width),
+            np.zeros((2, size, size, 3), "float32"),
+        ),
+        (
+            build_vae_decoder(size, latent, width),
+            ref.vae_decoder(size, latent, width),
+            np.zeros((2, latent), "float32"),
+        ),
+    ]
+    for k_model, t_model, x in pairs:
+        assert k_model.count_params() == ref.count_params(t_model), k_model.name
+        t_x = torch.from_numpy(x)
+        if x.ndim == 4:
+            t_x = t_x.permute(0, 3, 1, 2)
+        assert flops.model_macs(k_model) == ref.forward_macs(t_model, t_x)
+        k_out = keras.tree.flatten(k_model(x))
+        with torch.no_grad():
+            t_out = t_model.eval()(t_x)
+        t_out = t_out if isinstance(t_out, tuple) else (t_out,)
+        for k, t in zip(k_out, t_out, strict=True):
+            t_shape = tuple(t.permute(0, 2, 3, 1).shape if t.ndim == 4 else t.shape)
+            assert tuple(k.shape) == t_shape
+
+
+def test_torch_steps_run():
+    torch = pytest.importorskip("torch")
+    ref = _load("torch_reference")
+    torch.manual_seed(0)
+    gan = ref.TorchGAN(32, 16, 8, 2e-4, 0.5)
+    real = torch.rand(4, 3, 32, 32) * 2 - 1
+    d_loss, g_loss = gan.step(real)
+    assert np.isfinite([d_loss, g_loss]).all()
+    # The discriminator's weights take gradients again after the G update.
+    assert all(p.requires_grad for p in gan.discriminator.parameters())
+    vae = ref.TorchVAE(32, 8, 8, 1e-3, 0.9)
+    assert np.isfinite(vae.step(torch.rand(4, 3, 32, 32)))
