@@ -1,6 +1,7 @@
 """Model families. Importing this registers every class for `.keras` loading."""
 
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
+from keras_gen.models.fused_batch_norm import FusedBatchNormalization
 from keras_gen.models.gan.gan import GAN
 from keras_gen.models.gan.layers import (
     ClassProjection,
@@ -15,6 +16,7 @@ __all__ = [
     "VAE",
     "ClassProjection",
     "ConditionalBatchNormalization",
+    "FusedBatchNormalization",
     "DenoisingAutoencoder",
     "GenerativeModel",
     "GlobalSumPooling2D",
