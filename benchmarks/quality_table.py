@@ -12,9 +12,13 @@ from pathlib import Path
 
 def row(path: Path) -> str:
     result = json.loads(path.read_text())
-    m = result["model"] if "model" in result else result["real_vs_real"]
     sizes = result.get("set_sizes", {})
-    n = f"{sizes.get('generated', sizes.get('a', '?'))} vs {sizes.get('real', '?')}"
+    if "model" in result:
+        m = result["model"]
+        n = f"{sizes.get('generated')} vs {sizes.get('real')}"
+    else:  # the real-vs-real floor
+        m = result["real_vs_real"]
+        n = f"{sizes.get('real')} + {sizes.get('real_second_half')}"
     kid = f"{m['kid_mean']:.4f} +- {m['kid_std']:.4f}"
     return (
         f"| {path.stem} | {n} | {m['fid']:.2f} | {kid} "
