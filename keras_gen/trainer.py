@@ -246,39 +246,27 @@ def _build_model(
     if m.type == "gan":
         num_classes = len(class_names) if class_names else None
         d_seed = None if m.seed is None else m.seed + 1
-        if m.architecture == "resnet":
-            generator = build_resnet_generator(
-                m.image_size,
-                m.latent_dim,
-                m.width,
-                synchronized_bn=synchronized_bn,
-                num_classes=num_classes,
-                seed=m.seed,
-            )
-            discriminator = build_resnet_discriminator(
-                m.image_size,
-                m.width,
-                spectral_norm=m.spectral_norm,
-                num_classes=num_classes,
-                seed=d_seed,
-            )
-        else:
-            generator = build_dcgan_generator(
-                m.image_size,
-                m.latent_dim,
-                m.width,
-                synchronized_bn=synchronized_bn,
-                num_classes=num_classes,
-                seed=m.seed,
-            )
-            discriminator = build_dcgan_discriminator(
-                m.image_size,
-                m.width,
-                synchronized_bn=synchronized_bn,
-                spectral_norm=m.spectral_norm,
-                num_classes=num_classes,
-                seed=d_seed,
-            )
+        resnet = m.architecture == "resnet"
+        build_g = build_resnet_generator if resnet else build_dcgan_generator
+        generator = build_g(
+            m.image_size,
+            m.latent_dim,
+            m.width,
+            synchronized_bn=synchronized_bn,
+            num_classes=num_classes,
+            seed=m.seed,
+        )
+        # The residual discriminator has no batch norm to synchronise.
+        d_kwargs = {} if resnet else {"synchronized_bn": synchronized_bn}
+        build_d = build_resnet_discriminator if resnet else build_dcgan_discriminator
+        discriminator = build_d(
+            m.image_size,
+            m.width,
+            spectral_norm=m.spectral_norm,
+            num_classes=num_classes,
+            seed=d_seed,
+            **d_kwargs,
+        )
         return GAN(
             generator,
             discriminator,

@@ -62,6 +62,16 @@ def generator_inputs(latent_dim: int, num_classes):
     return z, label, [z, label]
 
 
+def add_class_projection(logits, features, label, num_classes, spectral_norm):
+    """`logits + <embed(label), features>`: the projection discriminator's output."""
+    projection = ClassProjection(
+        num_classes, spectral_norm=spectral_norm, dtype="float32", name="projection"
+    )([features, label])
+    return keras.layers.Add(dtype="float32", name="conditional_logits")(
+        [logits, projection]
+    )
+
+
 def discriminator_inputs(image_size: int, channels: int, num_classes):
     """The discriminator's `images` input and, when conditional, `label`."""
     images = keras.Input((image_size, image_size, channels), name="images")
@@ -223,10 +233,5 @@ def build_dcgan_discriminator(
     logits = keras.layers.Flatten(dtype="float32", name="logits")(x)
     if num_classes:
         pooled = keras.layers.GlobalAveragePooling2D(dtype="float32")(features)
-        projection = ClassProjection(
-            num_classes, spectral_norm=spectral_norm, dtype="float32", name="projection"
-        )([pooled, label])
-        logits = keras.layers.Add(dtype="float32", name="conditional_logits")(
-            [logits, projection]
-        )
+        logits = add_class_projection(logits, pooled, label, num_classes, spectral_norm)
     return keras.Model(inputs, logits, name=name)

@@ -14,11 +14,12 @@ import keras
 
 from keras_gen.models.base import num_stages
 from keras_gen.models.gan.dcgan import (
+    add_class_projection,
     discriminator_inputs,
     generator_inputs,
     generator_norm,
 )
-from keras_gen.models.gan.layers import ClassProjection, GlobalSumPooling2D
+from keras_gen.models.gan.layers import GlobalSumPooling2D
 
 
 def _init(seed, offset):
@@ -170,10 +171,7 @@ def build_resnet_discriminator(
         )
     )(features)
     if num_classes:
-        projection = ClassProjection(
-            num_classes, spectral_norm=spectral_norm, dtype="float32", name="projection"
-        )([features, label])
-        logits = keras.layers.Add(dtype="float32", name="conditional_logits")(
-            [logits, projection]
+        logits = add_class_projection(
+            logits, features, label, num_classes, spectral_norm
         )
     return keras.Model(inputs, logits, name=name)
