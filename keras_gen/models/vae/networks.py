@@ -49,27 +49,9 @@ def build_vae_encoder(
     >>> [t.shape for t in enc(keras.random.uniform((2, 32, 32, 3)))]
     [(2, 8), (2, 8)]
     """
-    stages = num_stages(image_size)
-    images = keras.Input((image_size, image_size, channels), name="images")
-    x = images
-    filters = width
-    for i in range(stages):
-        # ReLU, not LeakyReLU: TF 2.21's grappler fails to fuse
-        # Conv2D+BiasAdd+LeakyRelu with its gradient ("remapper failed") and
-        # then skips all fusions of the step; ReLU fuses and ran ~13% faster.
-        x = keras.layers.Conv2D(
-            filters, 4, 2, "same", activation="relu", name=f"down{i}"
-        )(x)
-        filters = min(filters * 2, width * 8)
-    x = keras.layers.Flatten()(x)
-    x, inputs = _with_label(x, images, num_classes)
-    z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
-    # Zero init starts the posterior at unit variance, which keeps the first
-    # KL terms small and stable.
-    z_log_var = keras.layers.Dense(
-        latent_dim, kernel_initializer="zeros", dtype="float32", name="z_log_var"
-    )(x)
-    return keras.Model(inputs, [z_mean, z_log_var], name=name)
+    return _encoder(
+        image_size, latent_dim, width, channels, name, num_classes, residual=False
+    )
 
 
 def build_vae_decoder(
@@ -99,6 +81,40 @@ def build_vae_decoder(
     >>> dec(keras.random.normal((2, 8))).shape
     (2, 32, 32, 3)
     """
+    return _decoder(
+        image_size, latent_dim, width, channels, name, num_classes, residual=False
+    )
+
+
+def _encoder(image_size, latent_dim, width, channels, name, num_classes, residual):
+    """The conv encoder; `residual` adds a residual block after each stage."""
+    stages = num_stages(image_size)
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = images
+    filters = width
+    for i in range(stages):
+        # ReLU, not LeakyReLU: TF 2.21's grappler fails to fuse
+        # Conv2D+BiasAdd+LeakyRelu with its gradient ("remapper failed") and
+        # then skips all fusions of the step; ReLU fuses and ran ~13% faster.
+        x = keras.layers.Conv2D(
+            filters, 4, 2, "same", activation="relu", name=f"down{i}"
+        )(x)
+        if residual:
+            x = _residual_block(x, filters, f"res{i}")
+        filters = min(filters * 2, width * 8)
+    x = keras.layers.Flatten()(x)
+    x, inputs = _with_label(x, images, num_classes)
+    z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
+    # Zero init starts the posterior at unit variance, which keeps the first
+    # KL terms small and stable.
+    z_log_var = keras.layers.Dense(
+        latent_dim, kernel_initializer="zeros", dtype="float32", name="z_log_var"
+    )(x)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
+
+
+def _decoder(image_size, latent_dim, width, channels, name, num_classes, residual):
+    """The conv decoder; `residual` adds a residual block after each stage."""
     stages = num_stages(image_size)
     filters = min(width * 2 ** (stages - 1), width * 8)
     z = keras.Input((latent_dim,), name="z")
@@ -110,6 +126,8 @@ def build_vae_decoder(
         x = keras.layers.Conv2DTranspose(
             filters, 4, 2, "same", activation="relu", name=f"up{i}"
         )(x)
+        if residual:
+            x = _residual_block(x, filters, f"res{i}")
     logits = keras.layers.Conv2D(
         channels, 3, 1, "same", dtype="float32", name="logits"
     )(x)
@@ -155,23 +173,9 @@ def build_residual_encoder(
     >>> [t.shape for t in enc(keras.random.uniform((2, 64, 64, 3)))]
     [(2, 8), (2, 8)]
     """
-    stages = num_stages(image_size)
-    images = keras.Input((image_size, image_size, channels), name="images")
-    x = images
-    filters = width
-    for i in range(stages):
-        x = keras.layers.Conv2D(
-            filters, 4, 2, "same", activation="relu", name=f"down{i}"
-        )(x)
-        x = _residual_block(x, filters, f"res{i}")
-        filters = min(filters * 2, width * 8)
-    x = keras.layers.Flatten()(x)
-    x, inputs = _with_label(x, images, num_classes)
-    z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
-    z_log_var = keras.layers.Dense(
-        latent_dim, kernel_initializer="zeros", dtype="float32", name="z_log_var"
-    )(x)
-    return keras.Model(inputs, [z_mean, z_log_var], name=name)
+    return _encoder(
+        image_size, latent_dim, width, channels, name, num_classes, residual=True
+    )
 
 
 def build_residual_decoder(
@@ -200,22 +204,9 @@ def build_residual_decoder(
     >>> dec(keras.random.normal((2, 8))).shape
     (2, 64, 64, 3)
     """
-    stages = num_stages(image_size)
-    filters = min(width * 2 ** (stages - 1), width * 8)
-    z = keras.Input((latent_dim,), name="z")
-    x, inputs = _with_label(z, z, num_classes)
-    x = keras.layers.Dense(4 * 4 * filters, activation="relu", name="project")(x)
-    x = keras.layers.Reshape((4, 4, filters))(x)
-    for i in range(stages):
-        filters = max(filters // 2, width) if i < stages - 1 else width
-        x = keras.layers.Conv2DTranspose(
-            filters, 4, 2, "same", activation="relu", name=f"up{i}"
-        )(x)
-        x = _residual_block(x, filters, f"res{i}")
-    logits = keras.layers.Conv2D(
-        channels, 3, 1, "same", dtype="float32", name="logits"
-    )(x)
-    return keras.Model(inputs, logits, name=name)
+    return _decoder(
+        image_size, latent_dim, width, channels, name, num_classes, residual=True
+    )
 
 
 VAE_ARCHITECTURES = {
