@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -187,7 +188,12 @@ class Worker:
     still alternates their repetitions under the same machine load.
     """
 
-    def __init__(self, framework: str, args: argparse.Namespace):
+    def __init__(
+        self,
+        framework: str,
+        args: argparse.Namespace,
+        env: dict[str, str] | None = None,
+    ):
         # The torch worker is torch_reference.py: it never imports TF.
         script = __file__ if framework == "keras" else str(HERE / "torch_reference.py")
         cmd = (
@@ -204,18 +210,27 @@ class Worker:
             + (["--keras-bn"] if args.keras_bn else [])
         )
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=None if env is None else {**os.environ, **env},
         )
+        # What the worker printed besides its answer to the last request
+        # (oneDNN's verbose lines when ONEDNN_VERBOSE is set).
+        self.output: list[str] = []
 
     def ask(self, **request) -> dict[str, Any]:
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
+        self.output = []
         while True:
             line = self.proc.stdout.readline()
             if not line:
                 raise RuntimeError(f"worker died on {request}")
             if line.startswith("@@"):
                 return json.loads(line[2:])
+            self.output.append(line)
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -369,6 +384,87 @@ def compare(
         "end": machine_state(),
     }
     print(json.dumps(row), flush=True)
+    return row
+
+
+# ---------------------------------------------------------------- primitives
+def _conv_key(shape: str) -> str:
+    """One name for a convolution and the transposed convolution that mirrors it.
+
+    TF runs Conv2DTranspose as oneDNN's convolution backward-data, PyTorch as
+    a deconvolution primitive: keyed by the strided (downsampling) direction,
+    a generator layer and the discriminator layer of the same shape share a
+    row, so the two frameworks' rows hold the same work.
+    """
+    f = dict(
+        (m.group(1), int(m.group(2))) for m in re.finditer(r"(ic|oc|ih|oh)(\d+)", shape)
+    )
+    if f["oh"] > f["ih"]:  # a deconvolution's shape: read it the other way
+        f = {"ic": f["oc"], "oc": f["ic"], "ih": f["oh"], "oh": f["ih"]}
+    return f"conv {f['ic']}->{f['oc']} ch, {f['ih']}->{f['oh']} px"
+
+
+def onednn_times(lines: list[str], steps: int) -> dict[str, dict[str, float]]:
+    """ms per step and calls per step of oneDNN primitives, from verbose lines.
+
+    Each `onednn_verbose,...,exec,...` line ends with the problem and the
+    execution time in ms. Convolutions (and deconvolutions) are grouped by
+    shape (`_conv_key`), other primitives by kind.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for line in lines:
+        p = line.strip().split(",")
+        # onednn_verbose,v1,primitive,exec,cpu,KIND,impl,prop,...,PROBLEM,MS
+        if len(p) < 10 or p[0] != "onednn_verbose" or p[2:4] != ["primitive", "exec"]:
+            continue
+        try:
+            ms = float(p[-1])
+        except ValueError:
+            continue
+        kind = p[5]
+        if kind in ("convolution", "deconvolution"):
+            key = _conv_key(p[-2])
+        else:
+            key = kind.replace("_", " ")
+        row = out.setdefault(key, {"ms": 0.0, "calls": 0.0})
+        row["ms"] += ms / steps
+        row["calls"] += 1 / steps
+    return out
+
+
+def primitives(kind: str, batch: int, steps: int, args) -> dict[str, Any]:
+    """Both frameworks' train steps broken into oneDNN primitives.
+
+    Each worker runs `steps` train steps with ONEDNN_VERBOSE=1 (both TF and
+    PyTorch run their CPU convolutions and TF its batch norm through oneDNN),
+    so the comparison is made per convolution shape: where the libraries'
+    kernels are the same, the remaining gap is in what surrounds them
+    (layout reorders, elementwise ops, optimizer, framework overhead).
+    Timing with verbose on slows the steps a little; use it for shares, not
+    for throughput.
+    """
+    row: dict[str, Any] = {"model": kind, "batch": batch, "start": machine_state()}
+    for fw in ("keras", "torch"):
+        w = Worker(fw, args, env={"ONEDNN_VERBOSE": "1"})
+        try:
+            w.ask(op="build", kind=kind, size=64, batch=batch, **RECIPES[kind])
+            # Timed as in `compare` (first step excluded); verbose lines of all.
+            wall = batch / w.ask(op="run", steps=steps)["images_per_s"]
+            times = onednn_times(w.output, steps)
+        finally:
+            w.close()
+        onednn = sum(v["ms"] for v in times.values())
+        row[fw] = {
+            "wall_ms_per_step": round(1000 * wall, 1),
+            "onednn_ms_per_step": round(onednn, 1),
+            "rest_ms_per_step": round(1000 * wall - onednn, 1),
+            "primitives": {
+                k: {"ms": round(v["ms"], 2), "calls": round(v["calls"], 2)}
+                for k, v in sorted(times.items())
+            },
+        }
+    row["end"] = machine_state()
+    print(json.dumps({"primitives": row}), flush=True)
     return row
 
 
@@ -546,6 +642,8 @@ def markdown(results: dict[str, Any]) -> str:
                         f"| {key.removesuffix('_ms').replace('_', ' ')} | "
                         f"{v['keras']} | {v['torch']} | {v['ratio']:.2f} |"
                     )
+    for r in results.get("primitives", []):
+        lines += ["", *primitives_table(r)]
     if results.get("sampling"):
         lines += [
             "",
@@ -559,6 +657,35 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{r[name + '_images_per_s']} | {r[name + '_ms']} |"
                 )
     return "\n".join(lines) + "\n"
+
+
+def primitives_table(r: dict[str, Any]) -> list[str]:
+    """Markdown rows of one `primitives` result: ms per step (calls per step)."""
+    k, t = r["keras"], r["torch"]
+    keys = sorted(
+        set(k["primitives"]) | set(t["primitives"]),
+        key=lambda x: (not x.startswith("conv"), x),
+    )
+
+    def cell(side: dict[str, Any], key: str) -> str:
+        v = side["primitives"].get(key)
+        return "-" if v is None else f"{v['ms']:.1f} ({v['calls']:g})"
+
+    lines = [
+        f"| oneDNN primitive, {NAMES[r['model']]}-64 step, batch {r['batch']} "
+        "| Keras ms/step (calls) | PyTorch ms/step (calls) |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {key} | {cell(k, key)} | {cell(t, key)} |" for key in keys]
+    lines += [
+        f"| all oneDNN primitives | {k['onednn_ms_per_step']} "
+        f"| {t['onednn_ms_per_step']} |",
+        "| the rest (elementwise ops, PyTorch's batch norm, optimizers, "
+        f"framework) | {k['rest_ms_per_step']} | {t['rest_ms_per_step']} |",
+        f"| wall time per step (verbose on) | {k['wall_ms_per_step']} "
+        f"| {t['wall_ms_per_step']} |",
+    ]
+    return lines
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -761,6 +888,8 @@ def main(argv=None) -> None:
         ]
     if "profile" in parts:
         results["profile"] = [profile(k, args.batch, 3, args) for k in kinds]
+    if "primitives" in parts:
+        results["primitives"] = [primitives(k, args.batch, steps, args) for k in kinds]
     if "memory" in parts:
         results["memory"] = memory_table([32, 64, 128], args.batch, args, kinds)
     if "sampling" in parts:
@@ -777,7 +906,16 @@ def main(argv=None) -> None:
     print(f"wrote {RESULTS / name}.{{json,md,png}}")
 
 
-PARTS = ("main", "peak", "batch", "size", "profile", "memory", "sampling")
+PARTS = (
+    "main",
+    "peak",
+    "batch",
+    "size",
+    "profile",
+    "primitives",
+    "memory",
+    "sampling",
+)
 
 
 def rows_from_log(path: Path) -> dict[str, Any]:
@@ -792,6 +930,8 @@ def rows_from_log(path: Path) -> dict[str, Any]:
             out["meta_of_log"] = row
         elif "matmul_peak" in row:
             out["matmul_peak"] = row["matmul_peak"]
+        elif "primitives" in row:
+            out.setdefault("primitives", []).append(row["primitives"])
         elif "keras_max_rss_mb" in row:
             out.setdefault("memory", []).append(row)
         elif "saved_model_generate_ms" in row:
