@@ -619,13 +619,23 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("memory"):
         lines += [
             "",
-            "| model | image | batch | Keras max RSS (MB) | PyTorch max RSS (MB) |",
-            "| --- | --- | --- | --- | --- |",
+            "| model | image | batch | Keras max RSS (MB) | PyTorch max RSS (MB) "
+            "| Keras: training's share (above import) | PyTorch: same |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in results["memory"]:
+            share = {
+                fw: (
+                    r[f"{fw}_max_rss_mb"] - r[f"{fw}_import_rss_mb"]
+                    if f"{fw}_import_rss_mb" in r
+                    else "-"
+                )
+                for fw in ("keras", "torch")
+            }
             lines.append(
                 f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
-                f"{r['keras_max_rss_mb']} | {r['torch_max_rss_mb']} |"
+                f"{r['keras_max_rss_mb']} | {r['torch_max_rss_mb']} | "
+                f"{share['keras']} | {share['torch']} |"
             )
     if results.get("profile"):
         lines += [
@@ -693,6 +703,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     panels = [("main", None, "64x64, batch 64")] if results.get("main") else []
     if results.get("batch_scaling"):
@@ -740,7 +751,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
                     label=f"{NAMES[kind]} PyTorch",
                 )
             ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
+            if xkey == "image_size":  # images/s fall ~4x per doubling of the side
+                ax.set_yscale("log")
+                ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
+                ax.yaxis.set_minor_formatter(ticker.ScalarFormatter())
+            else:
+                ax.set_ylim(bottom=0)
             ticks = sorted({r[xkey] for r in rows})
             ax.set_xticks(ticks, [str(v) for v in ticks])
             ax.minorticks_off()

@@ -279,7 +279,9 @@ class TrainConfig:
     d_optimizer: OptimizerConfig | None = None
     g_optimizer: OptimizerConfig | None = None
     distribute: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = "auto"
-    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = (
+        "float32"
+    )
     steps_per_execution: int = 1
     jit_compile: bool = False
     backup_every: int = 1

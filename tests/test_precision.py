@@ -57,3 +57,45 @@ def test_float16_uses_loss_scaling():
     assert 2 <= applied <= 4
     scale = float(model.g_optimizer.dynamic_scale)
     assert (scale < 2.0**15) == (applied < 4)
+
+
+def test_auto_precision_follows_the_cpu(tmp_path, monkeypatch):
+    from keras_gen import trainer
+
+    assert trainer.resolve_precision("float32", {"avx512_bf16"}) == "float32"
+    assert trainer.resolve_precision("mixed_float16", set()) == "mixed_float16"
+    assert trainer.resolve_precision("auto", {"avx512f", "avx512_bf16"}) == (
+        "mixed_bfloat16"
+    )
+    assert trainer.resolve_precision("auto", {"amx_bf16"}) == "mixed_bfloat16"
+    assert trainer.resolve_precision("auto", {"avx2", "avx512f"}) == "float32"
+    # Flags as Linux lists them; no cpuinfo (another OS) means no flags.
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
+    assert trainer.cpu_flags(info) == {"fpu", "sse2", "avx512f", "avx512_bf16"}
+    assert trainer.cpu_flags(tmp_path / "missing") == set()
+    # A visible GPU keeps float32: the user picks the GPU's mixed policy.
+    monkeypatch.setattr(
+        trainer.tf.config, "list_physical_devices", lambda kind=None: ["gpu:0"]
+    )
+    assert trainer.resolve_precision("auto", {"avx512_bf16"}) == "float32"
+
+
+def test_auto_precision_builds_the_resolved_policy(monkeypatch):
+    from keras_gen import trainer
+
+    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx512_bf16"})
+    monkeypatch.setattr(
+        trainer.tf.config, "list_physical_devices", lambda kind=None: []
+    )
+    cfg = config_from_dict(
+        {
+            "model": {"type": "vae", "image_size": 32, "width": 8, "latent_dim": 16},
+            "train": {"batch_size": 8, "precision": "auto"},
+        }
+    )
+    model = build_model(cfg)
+    assert model.encoder.layers[2].compute_dtype == "bfloat16"
+    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx2"})
+    model = build_model(cfg)
+    assert model.encoder.layers[2].compute_dtype == "float32"

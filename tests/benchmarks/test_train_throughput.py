@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -108,3 +110,46 @@ def test_torch_steps_run():
     assert all(p.requires_grad for p in gan.discriminator.parameters())
     vae = ref.TorchVAE(32, 8, 8, 1e-3, 0.9)
     assert np.isfinite(vae.step(torch.rand(4, 3, 32, 32)))
+
+
+def test_conv_key_pairs_a_transposed_convolution_with_its_mirror():
+    bench = _load("train_throughput")
+    conv = "mb64_ic128oc256_ih16oh8kh4sh2dh0ph1_iw16ow8kw4sw2dw0pw1"
+    deconv = "mb64_ic256oc128_ih8oh16kh4sh2dh0ph1_iw8ow16kw4sw2dw0pw1"
+    assert bench._conv_key(conv) == "conv 128->256 ch, 16->8 px"
+    assert bench._conv_key(deconv) == bench._conv_key(conv)
+    other = "mb64_ic64oc128_ih32oh16kh4sh2dh0ph1_iw32ow16kw4sw2dw0pw1"
+    assert bench._conv_key(other) != bench._conv_key(conv)
+
+
+def test_onednn_times_from_a_real_verbose_log():
+    """TF's own verbose lines: a conv and the transposed conv mirroring it."""
+    bench = _load("train_throughput")
+    code = (
+        "import tensorflow as tf\n"
+        "x = tf.random.normal((2, 8, 8, 4))\n"
+        "w = tf.random.normal((4, 4, 4, 6))\n"
+        "y = tf.nn.conv2d(x, w, 2, 'SAME')\n"
+        "z = tf.nn.conv2d_transpose(y, w, (2, 8, 8, 4), 2, 'SAME')\n"
+        "print('done', float(tf.reduce_sum(z)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    if not any(",exec," in line for line in lines):
+        pytest.skip("this TF build does not run its convolutions through oneDNN")
+    times = bench.onednn_times(lines, steps=2)
+    key = "conv 4->6 ch, 8->4 px"
+    # Forward conv + its transpose (backward-data), both under one key,
+    # counted per step (2 steps given, 2 primitives run).
+    assert times[key]["calls"] == pytest.approx(1.0)
+    assert times[key]["ms"] > 0
+    assert sum(v["ms"] for v in times.values()) == pytest.approx(
+        sum(float(x.split(",")[-1]) for x in lines if ",exec," in x) / 2
+    )
