@@ -7,6 +7,7 @@ from keras_gen.models.gan.layers import (
     ClassProjection,
     ConditionalBatchNormalization,
     GlobalSumPooling2D,
+    SpectralNormalization,
 )
 from keras_gen.models.vae.dae import DenoisingAutoencoder
 from keras_gen.models.vae.vae import VAE, Sampling
@@ -21,5 +22,6 @@ __all__ = [
     "GenerativeModel",
     "GlobalSumPooling2D",
     "Sampling",
+    "SpectralNormalization",
     "latents_from_seeds",
 ]

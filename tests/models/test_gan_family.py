@@ -143,6 +143,81 @@ def test_spectral_norm_discriminator_trains_without_batch_norm():
     assert np.isfinite(history.history["d_loss"][0])
 
 
+def _bf16_exact(x):
+    """True where x is a float32 array whose every value is a bfloat16."""
+    x = keras.ops.convert_to_numpy(x)
+    return np.array_equal(
+        keras.ops.convert_to_numpy(
+            keras.ops.cast(keras.ops.cast(x, "bfloat16"), "float32")
+        ),
+        x,
+    )
+
+
+def _sn_discriminator(policy):
+    from keras_gen.trainer import dtype_policy
+
+    with dtype_policy(policy):
+        return build_dcgan_discriminator(32, 8, seed=2, spectral_norm=True)
+
+
+def test_spectral_norm_keeps_float32_kernels_under_bfloat16(tmp_path):
+    """Keras' wrapper rounded the kernel to bfloat16 on every training call."""
+    x = images(4)
+    ref, mixed = _sn_discriminator("float32"), _sn_discriminator("mixed_bfloat16")
+    mixed.set_weights(ref.get_weights())
+    ref(x, training=True)
+    logits = mixed(x, training=True)
+    wrapped = [
+        (a, b)
+        for a, b in zip(ref.layers, mixed.layers)
+        if isinstance(b, keras.layers.SpectralNormalization)
+    ]
+    assert len(wrapped) == 4
+    for a, b in wrapped:
+        # The convolution computes in bfloat16; its normalised kernel is the
+        # float32 one to float32 precision, not to bfloat16's 2**-9.
+        assert b.layer.compute_dtype == "bfloat16"
+        assert not _bf16_exact(b.layer.kernel.value)
+        np.testing.assert_allclose(
+            b.layer.kernel.numpy(), a.layer.kernel.numpy(), rtol=1e-5, atol=1e-7
+        )
+    # The bfloat16 forward pass is still close to float32's.
+    np.testing.assert_allclose(logits, ref(x, training=False), rtol=0.05, atol=0.05)
+    # A reloaded model (no outer mixed-precision scope on load) keeps them too.
+    path = tmp_path / "d.keras"
+    mixed.save(path)
+    loaded = keras.saving.load_model(path)
+    loaded(x, training=True)
+    for layer in loaded.layers:
+        if isinstance(layer, keras.layers.SpectralNormalization):
+            assert layer.layer.compute_dtype == "bfloat16"
+            assert not _bf16_exact(layer.layer.kernel.value)
+
+
+def test_bfloat16_sn_gan_step_leaves_float32_discriminator_weights():
+    from keras_gen.trainer import dtype_policy
+
+    keras.utils.set_random_seed(0)
+    with dtype_policy("mixed_bfloat16"):
+        model = GAN(
+            build_dcgan_generator(32, 16, 8, seed=1),
+            build_dcgan_discriminator(32, 8, seed=2, spectral_norm=True),
+            loss="hinge",
+            seed=3,
+        )
+    model.compile()
+    model.fit(images(), batch_size=8, epochs=1, verbose=0)
+    # A step ends with the generator phase's discriminator call, the last
+    # write to the kernels: with bfloat16 rounding they would all be exact.
+    kernels = [
+        layer.layer.kernel.value
+        for layer in model.discriminator.layers
+        if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
+    assert kernels and not any(_bf16_exact(k) for k in kernels)
+
+
 # --------------------------------------------------------------------------- #
 # n_critic, diversity signal, residual networks
 # --------------------------------------------------------------------------- #

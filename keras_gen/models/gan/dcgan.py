@@ -12,7 +12,11 @@ import keras
 
 from keras_gen.models.base import SUPPORTED_SIZES, num_stages  # noqa: F401 (re-export)
 from keras_gen.models.fused_batch_norm import FusedBatchNormalization
-from keras_gen.models.gan.layers import ClassProjection, ConditionalBatchNormalization
+from keras_gen.models.gan.layers import (
+    ClassProjection,
+    ConditionalBatchNormalization,
+    SpectralNormalization,
+)
 
 
 def _conv_init(seed):
@@ -201,7 +205,7 @@ def build_dcgan_discriminator(
     filters = width
 
     def conv(layer):
-        return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
+        return SpectralNormalization(layer) if spectral_norm else layer
 
     for i in range(stages):
         x = conv(

@@ -7,6 +7,41 @@ from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
+class SpectralNormalization(keras.layers.SpectralNormalization):
+    """`keras.layers.SpectralNormalization` with float32 kernels under mixed precision.
+
+    Keras' wrapper writes the normalised kernel back into the wrapped layer's
+    variable on every training call. Under a mixed policy it reads that
+    variable autocast to the compute dtype, so with `mixed_bfloat16` every
+    training call rounded the float32 kernel to bfloat16 (8 significant
+    bits): the optimizer's float32 weights were thrown away, and updates
+    below 2**-9 of a weight were erased. Here the wrapper itself always
+    computes in float32 without autocasting (its policy is float32,
+    `autocast=False`), inside a mixed-precision model or on its own, so the
+    power iteration and the rescaling read and write the kernel in float32;
+    the wrapped layer keeps its own policy and computes in bfloat16, and its
+    inputs and outputs are passed through uncast.
+
+    Args:
+        layer: the layer to normalise (a `Conv2D`, `Dense`, ... with a
+            `kernel`, or an `Embedding`).
+        power_iterations: power iterations per training call (default 1).
+        **kwargs: base `keras.layers.Wrapper` arguments; `dtype` is always
+            float32 and `autocast` False.
+
+    Example:
+    >>> sn = SpectralNormalization(keras.layers.Dense(4))
+    >>> sn(keras.random.normal((2, 3)), training=True).shape
+    (2, 4)
+    """
+
+    def __init__(self, layer, power_iterations: int = 1, **kwargs):
+        kwargs["dtype"] = "float32"
+        kwargs["autocast"] = False
+        super().__init__(layer, power_iterations=power_iterations, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalBatchNormalization(keras.layers.Layer):
     """Batch norm whose scale and shift are looked up per class (de Vries et al. 2017).
 

@@ -19,7 +19,7 @@ from keras_gen.models.gan.dcgan import (
     generator_inputs,
     generator_norm,
 )
-from keras_gen.models.gan.layers import GlobalSumPooling2D
+from keras_gen.models.gan.layers import GlobalSumPooling2D, SpectralNormalization
 
 
 def _init(seed, offset):
@@ -138,7 +138,7 @@ def build_resnet_discriminator(
     images, label, inputs = discriminator_inputs(image_size, channels, num_classes)
 
     def sn(layer):
-        return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
+        return SpectralNormalization(layer) if spectral_norm else layer
 
     def conv(filters, kernel, offset, name):
         return sn(
