@@ -44,16 +44,14 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 def load_model(path: str | Path) -> Any:
     """A trained VAE from a run folder or `.keras` file."""
-    import keras
-
-    import keras_gen.models  # noqa: F401  (registers the classes)
+    from keras_gen.precision import load_model as load_keras
 
     path = Path(path)
     if path.is_dir():
         path = path / "model.keras"
     if path.suffix != ".keras" or not path.is_file():
         raise FileNotFoundError(f"{path}: expected a run folder or a .keras file")
-    model = keras.saving.load_model(path)
+    model = load_keras(path)
     if not hasattr(model, "negative_elbo"):
         raise ValueError(f"{path} holds a {type(model).__name__}; a VAE is needed")
     return model

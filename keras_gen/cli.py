@@ -65,11 +65,9 @@ def sample_images(
         raise FileNotFoundError(f"model not found: {path}")
     seeds = np.arange(seed, seed + num, dtype=np.int64)
     if path.suffix == ".keras":
-        import keras
+        from keras_gen.precision import load_model
 
-        import keras_gen.models  # noqa: F401  (registers the classes)
-
-        model = keras.saving.load_model(path)
+        model = load_model(path)
         if label is not None and not model.num_classes:
             raise ValueError(f"--label {label!r}: {path} is not a conditional model")
         return model.generate_uint8(num, seed=seed, labels=label)
@@ -165,6 +163,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         anomaly_threshold=threshold,
         base_path=args.base_path,
+        keep_precision=args.keep_precision,
     )
     signatures = sorted(tf.saved_model.load(str(path)).signatures)
     models = list_models(args.export_dir)
@@ -527,6 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-path",
         help="the repository's path as the server sees it, written into "
         "models.config (e.g. /models in Docker; default: its absolute path)",
+    )
+    p.add_argument(
+        "--keep-precision",
+        action="store_true",
+        help="compute in the trained precision (e.g. bfloat16) instead of float32; "
+        "only for servers whose CPUs or GPUs have bfloat16",
     )
     p.set_defaults(func=cmd_export)
 

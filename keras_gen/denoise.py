@@ -30,14 +30,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 def load_denoiser(path: str | Path) -> Any:
     """A `.keras` model with a `reconstruct` method (DAE or VAE)."""
-    import keras
-
-    import keras_gen.models  # noqa: F401  (registers the classes)
+    from keras_gen.precision import load_model
 
     path = Path(path)
     if not path.is_file() or path.suffix != ".keras":
         raise FileNotFoundError(f"{path}: expected a trained model .keras file")
-    model = keras.saving.load_model(path)
+    model = load_model(path)
     if not hasattr(model, "reconstruct"):
         raise ValueError(f"{path}: {type(model).__name__} cannot denoise")
     return model

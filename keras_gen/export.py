@@ -47,6 +47,12 @@ VAE (decoder for the generating signatures, encoder for the others):
   `is_anomaly` bool `[None]` (`score > threshold`) only when a threshold was
   given at export.
 
+Every signature computes in float32, also for a model trained with mixed
+precision (its float32 weights are used as they are): a bfloat16 graph runs
+slowly, or not at all, on a CPU without bfloat16 instructions
+(`benchmarks/bf16_isa.py`). `keep_precision=True` (`keras-gen export
+--keep-precision`) keeps the trained policy, for servers known to have them.
+
 Image inputs are uint8 RGB of any size: the shorter side is resized to the
 model size (antialiased bilinear, up or down) and centre-cropped, as the
 training pipeline does (`keras_gen.data.pipeline.resize_and_center_crop`).
@@ -62,6 +68,7 @@ and no control flow, so tf2onnx and the TFLite converter handle it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -77,6 +84,7 @@ import tensorflow as tf
 
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
+from keras_gen.precision import float32_compute, load_model
 
 MODELS_CONFIG = "models.config"
 #: File of a conditional model's class names in `<version>/assets.extra/`.
@@ -341,7 +349,9 @@ def signature_names(
 
 
 def build_export_archive(
-    model: GenerativeModel, anomaly_threshold: float | None = None
+    model: GenerativeModel,
+    anomaly_threshold: float | None = None,
+    keep_precision: bool = False,
 ) -> keras.export.ExportArchive:
     """A `keras.export.ExportArchive` with every signature of `model`.
 
@@ -353,6 +363,8 @@ def build_export_archive(
         model: a trained `GAN` or `VAE`.
         anomaly_threshold: VAE only: stored in the graph; `anomaly_score`
             then also returns `is_anomaly = score > anomaly_threshold`.
+        keep_precision: compute in the model's trained precision (e.g.
+            bfloat16) instead of float32.
 
     Returns:
         The archive, ready for `write_out`.
@@ -380,6 +392,15 @@ def build_export_archive(
     if conditional and is_vae:
         raise NotImplementedError("conditional VAEs cannot be exported yet")
 
+    networks = [network] + ([model.encoder] if is_vae else [])
+
+    def computing():
+        # Entered while a signature is traced (at write_out), so the graph
+        # holds float32 ops; the model's own policies are restored after.
+        if keep_precision:
+            return contextlib.nullcontext()
+        return float32_compute(*networks)
+
     z_spec = tf.TensorSpec((None, latent_dim), tf.float32, name="z")
     seed_spec = tf.TensorSpec((None,), tf.int64, name="seed")
     label_spec = tf.TensorSpec((None,), tf.int64, name="label")
@@ -396,7 +417,8 @@ def build_export_archive(
             label = _check_labels(label, tf.shape(z)[0], int(num_classes))
 
         def run(z: tf.Tensor, *label: tf.Tensor) -> tf.Tensor:
-            out = network([z, *label] if label else z, training=False)
+            with computing():
+                out = network([z, *label] if label else z, training=False)
             if is_vae:
                 out = tf.sigmoid(out)
             return _to_uint8(out, value_range)
@@ -449,7 +471,8 @@ def build_export_archive(
         x = _prepare_images(images, size, value_range)
 
         def run(x):
-            z_mean, z_log_var = encoder(x, training=False)
+            with computing():
+                z_mean, z_log_var = encoder(x, training=False)
             return tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
 
         return _on_any_batch(run, x)
@@ -464,10 +487,11 @@ def build_export_archive(
 
     def anomaly_score(images):
         def run(x):
-            z_mean, z_log_var = encoder(x, training=False)
-            z_mean = tf.cast(z_mean, tf.float32)
-            z_log_var = tf.cast(z_log_var, tf.float32)
-            logits = network(z_mean, training=False)
+            with computing():
+                z_mean, z_log_var = encoder(x, training=False)
+                z_mean = tf.cast(z_mean, tf.float32)
+                z_log_var = tf.cast(z_log_var, tf.float32)
+                logits = network(z_mean, training=False)
             nll = reconstruction_nll(x, logits, likelihood, sigma)
             return tf.cast(nll + kl_divergence(z_mean, z_log_var), tf.float32)
 
@@ -494,6 +518,7 @@ def export_generator(
     anomaly_threshold: float | None = None,
     write_config: bool = True,
     base_path: str | None = None,
+    keep_precision: bool = False,
 ) -> Path:
     """Export `model` as a SavedModel version for TF Serving.
 
@@ -511,6 +536,7 @@ def export_generator(
         write_config: (re)write `<export_dir>/models.config` afterwards.
         base_path: the repository's path as the server sees it, for
             `models.config` (default: the absolute local path).
+        keep_precision: see `build_export_archive` (default: float32).
 
     Returns:
         The version folder that holds `saved_model.pb`.
@@ -532,7 +558,9 @@ def export_generator(
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True or another version")
 
-    archive = build_export_archive(model, anomaly_threshold=anomaly_threshold)
+    archive = build_export_archive(
+        model, anomaly_threshold=anomaly_threshold, keep_precision=keep_precision
+    )
     model_dir.mkdir(parents=True, exist_ok=True)
     # A hidden, non-integer folder is invisible to TF Serving's version
     # scan; the rename below publishes the finished version at once.
@@ -596,9 +624,7 @@ def load_for_export(source: str | Path) -> GenerativeModel:
         raise FileNotFoundError(
             f"{source}: expected a run folder with model.keras or a .keras file"
         )
-    import keras_gen.models  # noqa: F401  (registers the classes for loading)
-
-    model = keras.saving.load_model(source)
+    model = load_model(source)
     if not isinstance(model, GenerativeModel):
         raise ValueError(f"{source} holds a {type(model).__name__}, not a GAN or VAE")
     return model
@@ -612,13 +638,14 @@ def export_from_path(
     overwrite: bool = False,
     anomaly_threshold: float | None = None,
     base_path: str | None = None,
+    keep_precision: bool = False,
 ) -> Path:
     """`keras-gen export`: load a run folder or `.keras` file and export it.
 
     Args:
         source: see `load_for_export`.
-        export_dir, name, version, overwrite, anomaly_threshold, base_path:
-            see `export_generator`.
+        export_dir, name, version, overwrite, anomaly_threshold, base_path,
+        keep_precision: see `export_generator`.
 
     Returns:
         The version folder written.
@@ -642,6 +669,7 @@ def export_from_path(
         overwrite=overwrite,
         anomaly_threshold=anomaly_threshold,
         base_path=base_path,
+        keep_precision=keep_precision,
     )
 
 

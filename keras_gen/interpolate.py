@@ -72,12 +72,10 @@ def load_decoder(
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")
     if path.suffix == ".keras":
-        import keras
-
-        import keras_gen.models  # noqa: F401  (registers the classes)
         from keras_gen.models.base import images_to_uint8
+        from keras_gen.precision import load_model
 
-        model = keras.saving.load_model(path)
+        model = load_model(path)
         if label is not None and not model.num_classes:
             raise ValueError(f"label {label!r}: {path} is not a conditional model")
         class_id = None

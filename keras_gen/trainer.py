@@ -18,7 +18,6 @@ and a SavedModel of the generator (GAN) or decoder (VAE) into
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -63,6 +62,7 @@ from keras_gen.models.gan.resnet import (
 )
 from keras_gen.models.vae.networks import VAE_ARCHITECTURES
 from keras_gen.models.vae.vae import VAE
+from keras_gen.precision import dtype_policy, resolve_precision
 from keras_gen.utils.images import plot_metrics, read_metrics_csv
 
 log = logging.getLogger("keras_gen")
@@ -165,50 +165,6 @@ def make_optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
     if cfg.name == "rmsprop":
         return keras.optimizers.RMSprop(cfg.learning_rate)
     return keras.optimizers.SGD(cfg.learning_rate)
-
-
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
-    """The CPU feature flags Linux reports (empty where there is no cpuinfo)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def resolve_precision(name: str, flags: set[str] | None = None) -> str:
-    """The dtype policy `train.precision` stands for.
-
-    "auto" is mixed_bfloat16 on a machine that trains on its CPU (no GPU
-    visible) when the CPU has native bfloat16 instructions (AVX512-BF16 or
-    AMX): there it trained the DCGAN 1.2-1.9x and the VAE 1.4x faster than
-    float32 at the same quality (README, Performance). Anywhere else it is
-    float32: on GPUs pick mixed_float16 or mixed_bfloat16 yourself, and a
-    CPU without those instructions emulates bfloat16 slowly.
-    """
-    if name != "auto":
-        return name
-    if tf.config.list_physical_devices("GPU"):
-        return "float32"
-    flags = cpu_flags() if flags is None else flags
-    return "mixed_bfloat16" if flags & set(BF16_CPU_FLAGS) else "float32"
-
-
-@contextlib.contextmanager
-def dtype_policy(name: str):
-    """Temporarily set Keras' global dtype policy (e.g. "mixed_bfloat16")."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def class_names_of(config: Config) -> list[str] | None:

@@ -60,42 +60,141 @@ def test_float16_uses_loss_scaling():
 
 
 def test_auto_precision_follows_the_cpu(tmp_path, monkeypatch):
-    from keras_gen import trainer
+    from keras_gen import precision
 
-    assert trainer.resolve_precision("float32", {"avx512_bf16"}) == "float32"
-    assert trainer.resolve_precision("mixed_float16", set()) == "mixed_float16"
-    assert trainer.resolve_precision("auto", {"avx512f", "avx512_bf16"}) == (
+    assert precision.resolve_precision("float32", {"avx512_bf16"}) == "float32"
+    assert precision.resolve_precision("mixed_float16", set()) == "mixed_float16"
+    assert precision.resolve_precision("auto", {"avx512f", "avx512_bf16"}) == (
         "mixed_bfloat16"
     )
-    assert trainer.resolve_precision("auto", {"amx_bf16"}) == "mixed_bfloat16"
-    assert trainer.resolve_precision("auto", {"avx2", "avx512f"}) == "float32"
+    assert precision.resolve_precision("auto", {"amx_bf16"}) == "mixed_bfloat16"
+    assert precision.resolve_precision("auto", {"avx2", "avx512f"}) == "float32"
+    with pytest.raises(ValueError, match="'bf16'.*mixed_bfloat16"):
+        precision.resolve_precision("bf16")
     # Flags as Linux lists them; no cpuinfo (another OS) means no flags.
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
-    assert trainer.cpu_flags(info) == {"fpu", "sse2", "avx512f", "avx512_bf16"}
-    assert trainer.cpu_flags(tmp_path / "missing") == set()
+    assert precision.cpu_flags(info) == {"fpu", "sse2", "avx512f", "avx512_bf16"}
+    assert precision.cpu_flags(tmp_path / "missing") == set()
     # A visible GPU keeps float32: the user picks the GPU's mixed policy.
     monkeypatch.setattr(
-        trainer.tf.config, "list_physical_devices", lambda kind=None: ["gpu:0"]
+        precision.tf.config, "list_physical_devices", lambda kind=None: ["gpu:0"]
     )
-    assert trainer.resolve_precision("auto", {"avx512_bf16"}) == "float32"
+    assert precision.resolve_precision("auto", {"avx512_bf16"}) == "float32"
 
 
 def test_auto_precision_builds_the_resolved_policy(monkeypatch):
-    from keras_gen import trainer
+    from keras_gen import precision
 
-    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx512_bf16"})
-    monkeypatch.setattr(
-        trainer.tf.config, "list_physical_devices", lambda kind=None: []
-    )
-    cfg = config_from_dict(
-        {
-            "model": {"type": "vae", "image_size": 32, "width": 8, "latent_dim": 16},
-            "train": {"batch_size": 8, "precision": "auto"},
-        }
-    )
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512_bf16"})
+    monkeypatch.setattr(precision, "has_gpu", lambda: False)
+    cfg = tiny_config("vae", "auto")
     model = build_model(cfg)
     assert model.encoder.layers[2].compute_dtype == "bfloat16"
-    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
     model = build_model(cfg)
     assert model.encoder.layers[2].compute_dtype == "float32"
+
+
+def tiny_config(kind, precision):
+    extra = {"ema_decay": 0.9} if kind == "gan" else {}
+    return config_from_dict(
+        {
+            "model": {
+                "type": kind,
+                "image_size": 32,
+                "width": 8,
+                "latent_dim": 16,
+                **extra,
+            },
+            "train": {"batch_size": 8, "precision": precision},
+        }
+    )
+
+
+def twins(kind):
+    """The same weights in a bfloat16 model and a float32 one."""
+    mixed = build_model(tiny_config(kind, "mixed_bfloat16"))
+    plain = build_model(tiny_config(kind, "float32"))
+    plain.set_weights(mixed.get_weights())
+    return mixed, plain
+
+
+def latents(n=4):
+    return np.random.default_rng(0).normal(size=(n, 16)).astype("float32")
+
+
+def output_network(model):
+    return model.decoder if hasattr(model, "decoder") else model.ema_generator
+
+
+@pytest.mark.parametrize("kind", ["gan", "vae"])
+def test_float32_compute_runs_a_bfloat16_model_as_float32(kind):
+    from keras_gen.precision import compute_dtypes, float32_compute
+
+    mixed, plain = twins(kind)
+    assert compute_dtypes(mixed) == {"bfloat16"} and compute_dtypes(plain) == set()
+    z = latents()
+    ref = keras.ops.convert_to_numpy(output_network(plain)(z))
+    low = keras.ops.convert_to_numpy(output_network(mixed)(z))
+    with float32_compute(mixed):
+        assert compute_dtypes(mixed) == set()
+        same = keras.ops.convert_to_numpy(output_network(mixed)(z))
+    np.testing.assert_array_equal(same, ref)
+    assert not np.array_equal(low, ref)  # bfloat16 really computed differently
+    assert compute_dtypes(mixed) == {"bfloat16"}  # restored
+
+
+def test_load_model_computes_in_float32_without_bfloat16_hardware(
+    tmp_path, monkeypatch
+):
+    from keras_gen import precision
+
+    mixed, plain = twins("gan")
+    compile_model(mixed, tiny_config("gan", "mixed_bfloat16"))
+    path = tmp_path / "gan.keras"
+    mixed.save(path)
+    monkeypatch.setattr(precision, "has_gpu", lambda: False)
+    here = precision.load_model(path, flags={"avx512f", "avx512_bf16"})
+    assert precision.compute_dtypes(here) == {"bfloat16"}
+    elsewhere = precision.load_model(path, flags={"avx2"})
+    assert precision.compute_dtypes(elsewhere) == set()
+    np.testing.assert_array_equal(
+        elsewhere.generate(4, seed=0), plain.generate(4, seed=0)
+    )
+    # Still a trainable model with its optimizers.
+    assert elsewhere.d_optimizer is not None and elsewhere.g_optimizer is not None
+
+
+def _graph_dtypes(signature) -> str:
+    graph = signature.graph.as_graph_def()
+    return str(graph) + "".join(str(f) for f in graph.library.function)
+
+
+@pytest.mark.parametrize("kind", ["gan", "vae"])
+def test_export_of_a_bfloat16_model_computes_in_float32(kind, tmp_path):
+    import tensorflow as tf
+
+    from keras_gen.export import export_generator
+    from keras_gen.precision import compute_dtypes
+
+    mixed, plain = twins(kind)
+    z = latents()
+    path = export_generator(mixed, tmp_path, "m", write_config=False)
+    ref = export_generator(plain, tmp_path, "ref", write_config=False)
+    assert compute_dtypes(mixed) == {"bfloat16"}  # the model itself is unchanged
+    served = tf.saved_model.load(str(path)).signatures
+    reference = tf.saved_model.load(str(ref)).signatures
+    names = ["serving_default"] + (["encode", "anomaly_score"] if kind == "vae" else [])
+    for name in names:
+        assert "DT_BFLOAT16" not in _graph_dtypes(served[name]), name
+    if kind == "gan":
+        kept = export_generator(
+            mixed, tmp_path, "m", version=2, write_config=False, keep_precision=True
+        )
+        kept_signature = tf.saved_model.load(str(kept)).signatures["serving_default"]
+        assert "DT_BFLOAT16" in _graph_dtypes(kept_signature)
+    np.testing.assert_array_equal(
+        served["serving_default"](z=tf.constant(z))["images"],
+        reference["serving_default"](z=tf.constant(z))["images"],
+    )

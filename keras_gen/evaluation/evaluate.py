@@ -715,16 +715,14 @@ def evaluate_model(
     """
     path = None
     if isinstance(model, str | os.PathLike):
-        import keras
-
-        import keras_gen.models  # noqa: F401  (registers the classes)
+        from keras_gen.precision import load_model
 
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"model not found: {path}")
         if path.suffix != ".keras":
             raise ValueError(f"evaluate needs a .keras file, got {path}")
-        model = keras.saving.load_model(path, compile=False)
+        model = load_model(path, compile=False)
     is_vae = (
         model is not None and hasattr(model, "encode") and hasattr(model, "decoder")
     )
