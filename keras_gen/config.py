@@ -267,7 +267,9 @@ class TrainConfig:
     batch grows with the number of replicas (set the other one to null).
     `steps_per_epoch` defaults to one pass over the data. The GAN uses
     `d_optimizer`/`g_optimizer` (each defaults to `optimizer`), the VAE uses
-    `optimizer`.
+    `optimizer`. `precision: auto` trains in mixed_bfloat16 on a CPU with
+    bfloat16 instructions (AVX512-BF16 or AMX) and no GPU, else in float32
+    (`keras_gen.precision.resolve_precision`); the weights stay float32.
     """
 
     batch_size: int | None = 64
@@ -279,9 +281,7 @@ class TrainConfig:
     d_optimizer: OptimizerConfig | None = None
     g_optimizer: OptimizerConfig | None = None
     distribute: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = "auto"
-    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = (
-        "float32"
-    )
+    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
     steps_per_execution: int = 1
     jit_compile: bool = False
     backup_every: int = 1

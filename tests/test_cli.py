@@ -70,6 +70,46 @@ def test_train_writes_every_artefact(trained):
         assert fragment in stdout
 
 
+def _has_bfloat16(saved_model: Path) -> bool:
+    import tensorflow as tf
+
+    graph = (
+        tf.saved_model.load(str(saved_model))
+        .signatures["serving_default"]
+        .graph.as_graph_def()
+    )
+    return "DT_BFLOAT16" in str(graph) + "".join(str(f) for f in graph.library.function)
+
+
+def test_default_precision_is_resolved_and_exports_are_float32(trained):
+    from keras_gen.precision import compute_dtypes, load_model, resolve_precision
+
+    kind, tmp, stdout = trained
+    resolved = resolve_precision("auto")
+    assert f"auto -> {resolved}" in stdout
+    model = load_model(tmp / "runs" / f"smoke_{kind}" / "model.keras")
+    assert compute_dtypes(model) == (
+        {"bfloat16"} if resolved == "mixed_bfloat16" else set()
+    )
+    # The training's own export computes in float32; --keep-precision keeps
+    # what the model was trained in.
+    assert not _has_bfloat16(tmp / "saved_models" / f"smoke_{kind}" / "1")
+    run(
+        [
+            str(KERAS_GEN),
+            "export",
+            str(tmp / "runs" / f"smoke_{kind}"),
+            "--name",
+            "kept",
+            "--export-dir",
+            "kept",
+            "--keep-precision",
+        ],
+        cwd=tmp,
+    )
+    assert _has_bfloat16(tmp / "kept" / "kept" / "1") == (resolved == "mixed_bfloat16")
+
+
 def test_export_reloads_and_generates_uint8(trained):
     kind, tmp, _ = trained
     import tensorflow as tf
