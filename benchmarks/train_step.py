@@ -38,7 +38,14 @@ class _Timer(keras.callbacks.Callback):
 
 
 def measure(
-    kind: str, size: int, batch: int, width: int, latent: int, steps: int, warmup: int
+    kind: str,
+    size: int,
+    batch: int,
+    width: int,
+    latent: int,
+    steps: int,
+    warmup: int,
+    precision: str = "float32",
 ):
     cfg = config_from_dict(
         {
@@ -48,7 +55,7 @@ def measure(
                 "width": width,
                 "latent_dim": latent,
             },
-            "train": {"batch_size": batch},
+            "train": {"batch_size": batch, "precision": precision},
         }
     )
     keras.utils.set_random_seed(0)
@@ -72,6 +79,7 @@ def measure(
         "image_size": size,
         "batch": batch,
         "width": width,
+        "precision": precision,
         "median_step_s": round(median, 4),
         "images_per_s": round(batch / median, 1),
     }
@@ -86,6 +94,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--models", default="gan,vae")
+    # float32 by default, as the README's table; "auto" is what training uses.
+    parser.add_argument("--precision", default="float32")
     args = parser.parse_args()
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -97,7 +107,14 @@ def main() -> None:
         print(
             json.dumps(
                 measure(
-                    kind, args.size, args.batch, width, latent, args.steps, args.warmup
+                    kind,
+                    args.size,
+                    args.batch,
+                    width,
+                    latent,
+                    args.steps,
+                    args.warmup,
+                    args.precision,
                 )
             )
         )
