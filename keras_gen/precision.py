@@ -108,6 +108,11 @@ def _mixed_layers(model: Any) -> list[Any]:
     return mixed
 
 
+def _compute_in_variable_dtype(layers: list[Any]) -> None:
+    for layer in layers:
+        layer.dtype_policy = layer.dtype_policy.variable_dtype
+
+
 def compute_dtypes(model: Any) -> set[str]:
     """The compute dtypes of `model`'s mixed-precision layers (empty if none)."""
     return {layer.compute_dtype for layer in _mixed_layers(model)}
@@ -121,15 +126,13 @@ def float32_compute(*models: Any) -> Iterator[None]:
     layers' policies change, and are restored on exit. Functions traced
     inside (an export's signatures) keep float32 computation.
     """
-    changed = [
-        (layer, layer.dtype_policy) for m in models for layer in _mixed_layers(m)
-    ]
-    for layer, policy in changed:
-        layer.dtype_policy = policy.variable_dtype
+    layers = [layer for m in models for layer in _mixed_layers(m)]
+    policies = [layer.dtype_policy for layer in layers]
+    _compute_in_variable_dtype(layers)
     try:
         yield
     finally:
-        for layer, policy in changed:
+        for layer, policy in zip(layers, policies):
             layer.dtype_policy = policy
 
 
@@ -150,8 +153,7 @@ def load_model(
         has_gpu() or native_bfloat16_cpu(flags)
     ):
         layers = _mixed_layers(model)
-        for layer in layers:
-            layer.dtype_policy = layer.dtype_policy.variable_dtype
+        _compute_in_variable_dtype(layers)
         log.info(
             "%s was trained in bfloat16; this CPU has no bfloat16 instructions, "
             "so its %d mixed-precision layers compute in float32",
