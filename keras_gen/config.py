@@ -26,6 +26,8 @@ import yaml
 #: (Zhao et al. 2020 show the largest gains up to ~10k images).
 AUTO_AUGMENT_BELOW = 10_000
 AUTO_AUGMENT_POLICY = "translation,cutout"
+#: `train.precision` values (resolved by `keras_gen.precision.resolve_precision`).
+Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 
 
 class ConfigError(ValueError):
@@ -65,6 +67,12 @@ class ModelConfig:
     # DiffAugment policy, null, or "auto": translation,cutout when the data
     # has fewer than AUTO_AUGMENT_BELOW images (limited-data regime).
     augment: str | None = "auto"
+    # Probability of each augmentation per example: "adaptive" (ADA) or a
+    # fixed number in [0, 1]; 1 leaks cutout squares into the samples.
+    augment_p: Literal["adaptive"] | float = "adaptive"
+    ada_target: float = 0.6
+    ada_interval: int = 4
+    ada_speed_kimg: float = 100.0
     r1_gamma: float = 0.0
     n_critic: int = 1
     # VAE
@@ -101,6 +109,16 @@ class ModelConfig:
                 parse_policy(self.augment)
             except ValueError as err:
                 raise ConfigError(f"{where}.augment: {err}") from None
+        if self.augment_p != "adaptive" and not 0 <= self.augment_p <= 1:
+            raise ConfigError(
+                f"{where}.augment_p must be 'adaptive' or a number in [0, 1], "
+                f"got {self.augment_p}."
+            )
+        if not 0 < self.ada_target < 1 or self.ada_speed_kimg <= 0:
+            raise ConfigError(
+                f"{where}.ada_target must be in (0, 1) and ada_speed_kimg > 0."
+            )
+        _positive(self, where, "ada_interval")
         if self.ema_decay is not None and not 0 <= self.ema_decay < 1:
             raise ConfigError(f"{where}.ema_decay must be in [0, 1) or null.")
         if self.r1_gamma < 0:
@@ -281,7 +299,7 @@ class TrainConfig:
     d_optimizer: OptimizerConfig | None = None
     g_optimizer: OptimizerConfig | None = None
     distribute: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = "auto"
-    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
+    precision: Precision = "auto"
     steps_per_execution: int = 1
     jit_compile: bool = False
     backup_every: int = 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,12 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_gen.config import Precision
+
 log = logging.getLogger("keras_gen")
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
 
 
 def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:

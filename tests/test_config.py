@@ -81,6 +81,10 @@ def test_overrides_are_parsed_as_yaml_and_typed():
             ["model.denoising", "'sigmaa'", "mask_size"],
         ),
         ({"model": {"type": "vae", "denoising": 0.1}}, ["model.denoising", "dict"]),
+        ({"model": {"augment_p": 1.5}}, ["model.augment_p", "[0, 1]"]),
+        ({"model": {"augment_p": "often"}}, ["model.augment_p", "'adaptive'"]),
+        ({"model": {"ada_target": 1.0}}, ["model.ada_target", "(0, 1)"]),
+        ({"model": {"ada_interval": 0}}, ["model.ada_interval", "> 0"]),
         (
             {"data": {"source": "folder", "path": "x", "validation_images": 8}},
             ["data.validation_images", "data.validation_path"],

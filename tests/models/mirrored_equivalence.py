@@ -3,7 +3,8 @@
 Executed in a subprocess by the tests, because logical devices must be set up
 before TensorFlow initialises its runtime.
 
-Usage: python mirrored_equivalence.py {gan,vae} [loss] [--local-mean]
+Usage: python mirrored_equivalence.py {gan,vae} [loss] [--full|--ada|
+    --conditional-critic] [--local-mean]
 
 `--local-mean` swaps the global-batch reduction for a plain per-replica mean,
 the bug the test exists to catch; the test checks that it is caught.
@@ -55,6 +56,9 @@ def build(kind, loss, extras=None):
             seed=3,
             **extras,
         )
+        if model.ada is not None:
+            # Start mid-way so that the steps augment, and p moves both ways.
+            model.ada.p.assign(0.5)
         # Plain SGD: its update is linear in the gradient, so a wrong
         # scaling (N times the update) shows up directly, whereas Adam
         # normalises the gradient's scale away.
@@ -96,7 +100,17 @@ def main():
         extras = {
             "ema_decay": 0.9,
             "augment": "color,translation,cutout",
+            "augment_p": 0.5,
             "r1_gamma": 1.0,
+        }
+    if "--ada" in sys.argv:
+        # Adaptive p adjusted after every step by up to 8 / 16 = 0.5: the
+        # all-reduced sign statistic must give both runs the same p.
+        extras = {
+            "augment": "translation,cutout",
+            "augment_p": "adaptive",
+            "ada_interval": 1,
+            "ada_speed_kimg": 0.016,
         }
     if "--conditional-critic" in sys.argv:
         # Class-conditional BN + projection discriminator, 3 critic updates.

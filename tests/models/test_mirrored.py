@@ -32,7 +32,8 @@ def run_equivalence(*args):
         ("gan", "hinge"),
         ("gan", "lsgan"),
         ("gan", "wgan-gp"),
-        ("gan", "hinge", "--full"),  # + EMA, DiffAugment, R1
+        ("gan", "hinge", "--full"),  # + EMA, DiffAugment (p 0.5), R1
+        ("gan", "hinge", "--ada"),  # adaptive augmentation probability
         ("gan", "hinge", "--conditional-critic"),  # 3 classes, n_critic 3
         ("vae",),
     ],

@@ -11,6 +11,15 @@ randomness is drawn per replica from the global batch (see
 Policies, as in the paper: "color" (brightness, saturation, contrast),
 "translation" (shift by up to 1/8 of the side, zero padding), "cutout" (a
 square of half the side set to zero).
+
+Each transformation is applied to an example with a probability `p`
+(Karras et al. 2020, "Training Generative Adversarial Networks with Limited
+Data"): at p = 1, as in DiffAugment, the discriminator never sees an image
+without a flat grey square, so a generator that paints such squares is not
+penalised and the squares leak into the samples (docs/evaluation.md shows
+the experiment). Below p ~ 0.8 the clean images keep the augmented
+distribution invertible and nothing leaks; `keras_gen.models.gan.ada`
+adapts p during training.
 """
 
 from __future__ import annotations
@@ -92,12 +101,29 @@ def _cutout(x, seed_generator, ratio=0.5):
 _OPS = {"color": _color, "translation": _translation, "cutout": _cutout}
 
 
-def diff_augment(images, policy: tuple[str, ...], seed_generator):
+def diff_augment(images, policy: tuple[str, ...], seed_generator, p=1.0):
     """Apply the DiffAugment `policy` (tuple of names) to a batch of images.
 
     Differentiable with respect to `images`; parameters drawn per example.
+
+    Args:
+        images: float batch `[B, H, W, C]`.
+        policy: names from `POLICIES`, applied in order.
+        seed_generator: the `keras.random.SeedGenerator` of the draws.
+        p: probability (a float or scalar tensor) that each transformation
+            is applied to each example; 1 applies every one to every example.
     """
     x = tf.cast(images, tf.float32)
+    batch = tf.shape(x)[0]
     for name in policy:
-        x = _OPS[name](x, seed_generator)
+        augmented = _OPS[name](x, seed_generator)
+        if isinstance(p, (int, float)) and p >= 1.0:
+            x = augmented
+            continue
+        # The draw is made even at p = 0 so that the random stream, and with
+        # it every later draw, does not depend on p.
+        apply = replica_uniform((batch, 1, 1, 1), seed_generator) < tf.cast(
+            p, tf.float32
+        )
+        x = tf.where(apply, augmented, x)
     return x

@@ -16,6 +16,12 @@ from keras_gen.models.distributed import (
     replica_normal,
     replica_uniform,
 )
+from keras_gen.models.gan.ada import (
+    ADA_INTERVAL,
+    ADA_SPEED_KIMG,
+    ADA_TARGET,
+    AdaptiveAugmentProbability,
+)
 from keras_gen.models.gan.augment import diff_augment, parse_policy
 from keras_gen.models.gan.losses import get_gan_loss
 
@@ -58,6 +64,14 @@ class GAN(GenerativeModel):
             `generate`, the sample grids, evaluation and export. None: off.
         augment: DiffAugment policy applied to every discriminator input,
             e.g. "color,translation,cutout" (see `augment.POLICIES`). None: off.
+        augment_p: probability that each augmentation is applied to each
+            example: "adaptive" (ADA: adjusted from the discriminator's
+            overfitting, logged as `augment_p`, saved with the model) or a
+            fixed float in [0, 1]. 1 is DiffAugment's always-on, which leaks
+            cutout squares into the samples; keep a fixed p below 0.8.
+        ada_target: ADA's target for E[sign(D(real))] (0.6).
+        ada_interval: steps between ADA adjustments.
+        ada_speed_kimg: thousands of images for ADA's p to cross [0, 1].
         r1_gamma: weight of the R1 penalty gamma/2 ||grad D(x)||^2 on real
             images, every step (0: off).
         n_critic: discriminator updates per generator update (chunks of
@@ -91,6 +105,10 @@ class GAN(GenerativeModel):
         gradient_penalty_weight: float = 10.0,
         ema_decay: float | None = None,
         augment: str | None = None,
+        augment_p: float | str = "adaptive",
+        ada_target: float = ADA_TARGET,
+        ada_interval: int = ADA_INTERVAL,
+        ada_speed_kimg: float = ADA_SPEED_KIMG,
         r1_gamma: float = 0.0,
         n_critic: int = 1,
         num_classes: int | None = None,
@@ -118,6 +136,15 @@ class GAN(GenerativeModel):
         self.ema_decay = ema_decay
         self.augment = augment
         self.augment_policy = parse_policy(augment) if augment else ()
+        self.augment_p = _check_augment_p(augment_p)
+        self.ada_target = float(ada_target)
+        self.ada_interval = int(ada_interval)
+        self.ada_speed_kimg = float(ada_speed_kimg)
+        self.ada = None
+        if self.augment_policy and self.augment_p == "adaptive":
+            self.ada = AdaptiveAugmentProbability(
+                ada_target, ada_interval, ada_speed_kimg, name="ada"
+            )
         self.r1_gamma = r1_gamma
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -175,7 +202,14 @@ class GAN(GenerativeModel):
     def _augment(self, images):
         if not self.augment_policy:
             return images
-        return diff_augment(images, self.augment_policy, self.augment_seed_generator)
+        p = self.ada.p.value if self.ada is not None else self.augment_p
+        return diff_augment(
+            images, self.augment_policy, self.augment_seed_generator, p=p
+        )
+
+    def _boundary(self) -> float:
+        # LSGAN's targets are 0 and 1, so its boundary is 0.5; the others' is 0.
+        return 0.5 if self.loss_name == "lsgan" else 0.0
 
     def _update_ema(self):
         decay = self.ema_decay
@@ -240,8 +274,7 @@ class GAN(GenerativeModel):
 
     def _accuracy(self, logits, real: bool):
         """Fraction of images the discriminator classifies correctly."""
-        # LSGAN's targets are 0 and 1, so its boundary is 0.5; the others' is 0.
-        threshold = 0.5 if self.loss_name == "lsgan" else 0.0
+        threshold = self._boundary()
         logits = ops.reshape(ops.cast(logits, "float32"), (ops.shape(logits)[0], -1))
         said_real = ops.mean(logits, axis=1) > threshold
         correct = said_real if real else ops.logical_not(said_real)
@@ -306,7 +339,7 @@ class GAN(GenerativeModel):
             per_example = per_example + 0.5 * self.r1_gamma * penalty
             logs["r1_penalty"] = ops.mean(penalty)
         logs["d_loss"] = ops.mean(per_example)
-        return per_example, logs
+        return per_example, logs, real_logits
 
     def _noise(self, batch):
         return replica_normal((batch, self.latent_dim), self.seed_generator)
@@ -314,7 +347,7 @@ class GAN(GenerativeModel):
     def _discriminator_update(self, real, fake, labels):
         """One discriminator update on a real and a (detached) fake batch."""
         with tf.GradientTape() as d_tape:
-            d_per_example, logs = self._discriminator_losses(
+            d_per_example, logs, real_logits = self._discriminator_losses(
                 real, ops.stop_gradient(fake), labels, training=True
             )
             d_loss = average_over_global_batch(d_per_example)
@@ -324,6 +357,10 @@ class GAN(GenerativeModel):
         d_vars = self.discriminator.trainable_variables
         d_grads = d_tape.gradient(d_loss, d_vars)
         self.d_optimizer.apply(d_grads, d_vars)
+        if self.ada is not None:
+            # r_t is read from the reals as D saw them, augmented with the
+            # current p, before any later update of this step.
+            self.ada.observe(real_logits, self._boundary())
         return logs
 
     def train_step(self, data):
@@ -378,13 +415,23 @@ class GAN(GenerativeModel):
         self._record(logs)
         return self._logs()
 
+    def _logs(self):
+        logs = super()._logs()
+        if self.augment_policy:
+            p = self.ada.p.value if self.ada is not None else self.augment_p
+            # The current value, not an epoch mean: what a resumed run starts from.
+            p = ops.convert_to_tensor(p, "float32")
+            any_log = next(iter(logs.values()))
+            logs["augment_p"] = ops.reshape(p, ops.shape(any_log))
+        return logs
+
     def test_step(self, data):
         real = images_from_data(data)
         labels = labels_from_data(data) if self.num_classes else None
         fake = self.generator(
             self._conditioned(self._noise(ops.shape(real)[0]), labels), training=False
         )
-        _, logs = self._discriminator_losses(real, fake, labels, training=False)
+        _, logs, _ = self._discriminator_losses(real, fake, labels, training=False)
         fake_logits = self.discriminator(
             self._conditioned(fake, labels), training=False
         )
@@ -404,6 +451,10 @@ class GAN(GenerativeModel):
                 "gradient_penalty_weight": self.gradient_penalty_weight,
                 "ema_decay": self.ema_decay,
                 "augment": self.augment,
+                "augment_p": self.augment_p,
+                "ada_target": self.ada_target,
+                "ada_interval": self.ada_interval,
+                "ada_speed_kimg": self.ada_speed_kimg,
                 "r1_gamma": self.r1_gamma,
                 "n_critic": self.n_critic,
                 "num_classes": self.num_classes,
@@ -418,6 +469,8 @@ class GAN(GenerativeModel):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        # Models saved before ADA augmented every example (p = 1).
+        config.setdefault("augment_p", 1.0)
         config["generator"] = keras.layers.deserialize(config["generator"])
         config["discriminator"] = keras.layers.deserialize(config["discriminator"])
         return cls(**config)
@@ -454,6 +507,21 @@ def _global_spread(images):
     mean = total / n
     variance = ops.maximum(squares / n - ops.square(mean), 0.0)
     return ops.mean(ops.sqrt(variance))
+
+
+def _check_augment_p(augment_p):
+    """"adaptive" or a float in [0, 1]."""
+    if augment_p == "adaptive":
+        return augment_p
+    try:
+        value = float(augment_p)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(
+            f"augment_p must be 'adaptive' or a number in [0, 1], got {augment_p!r}"
+        )
+    return value
 
 
 def _check_classes(generator, num_classes, class_names):

@@ -19,8 +19,10 @@ class SpectralNormalization(keras.layers.SpectralNormalization):
     computes in float32 without autocasting (its policy is float32,
     `autocast=False`), inside a mixed-precision model or on its own, so the
     power iteration and the rescaling read and write the kernel in float32;
-    the wrapped layer keeps its own policy and computes in bfloat16, and its
-    inputs and outputs are passed through uncast.
+    the wrapped layer keeps its own policy and computes in bfloat16. Inputs
+    reach the wrapped layer uncast, and its output is returned in the
+    inputs' dtype (bfloat16 between layers; float32 after a first layer fed
+    float32 images).
 
     Args:
         layer: the layer to normalise (a `Conv2D`, `Dense`, ... with a
