@@ -57,6 +57,23 @@ def test_spectral_norm_projection_has_unit_largest_singular_value():
     )
 
 
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_dcgan_class_term_uses_sum_pooled_features(spectral_norm):
+    # The 4x4 logit convolution sums over positions; a mean-pooled class term
+    # was 16x weaker than it and the label barely acted (issue 14).
+    disc = build_dcgan_discriminator(
+        32, 8, spectral_norm=spectral_norm, num_classes=3, seed=2
+    )
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("f4")
+    labels = np.array([0, 1, 2, 1])
+    projection = disc.get_layer("projection")
+    features_model = keras.Model(disc.inputs, projection.input[0])
+    pre_pool = keras.Model(disc.inputs, disc.get_layer("class_pool").input)
+    pooled = ops.convert_to_numpy(features_model([images, labels]))
+    maps = ops.convert_to_numpy(pre_pool([images, labels]))
+    np.testing.assert_allclose(pooled, maps.sum(axis=(1, 2)), rtol=1e-4, atol=1e-5)
+
+
 def conditional_gan(num_classes=2, **kwargs):
     keras.utils.set_random_seed(0)
     return GAN(

@@ -15,6 +15,7 @@ from keras_gen.models.fused_batch_norm import FusedBatchNormalization
 from keras_gen.models.gan.layers import (
     ClassProjection,
     ConditionalBatchNormalization,
+    GlobalSumPooling2D,
     SpectralNormalization,
 )
 
@@ -236,6 +237,9 @@ def build_dcgan_discriminator(
     )(x)
     logits = keras.layers.Flatten(dtype="float32", name="logits")(x)
     if num_classes:
-        pooled = keras.layers.GlobalAveragePooling2D(dtype="float32")(features)
+        # Summed, as the 4x4 logit convolution sums over positions too: a
+        # mean made the class term 16x weaker than the unconditional logit
+        # at 64 px, and the label barely changed the samples.
+        pooled = GlobalSumPooling2D(dtype="float32", name="class_pool")(features)
         logits = add_class_projection(logits, pooled, label, num_classes, spectral_norm)
     return keras.Model(inputs, logits, name=name)
