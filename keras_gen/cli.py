@@ -601,8 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--metrics",
-        help="comma-separated: fid,kid,swd,pr,vae (default: fid,kid,swd,pr, "
-        "plus vae for a VAE)",
+        help="comma-separated: fid,kid,swd,pr,flat,vae (default: "
+        "fid,kid,swd,pr,flat, plus vae for a VAE; flat: fraction of images with "
+        "a flat square, the mark of leaked cutout augmentation)",
     )
     p.add_argument(
         "--num", type=int, default=10_000, help="images per set (default 10000)"
@@ -619,9 +620,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--features",
-        default="random-conv",
-        help="random-conv (default, no weights; not comparable with published "
-        "FIDs), inception, or a .keras feature model",
+        default="rooms",
+        help="rooms (default: the shipped room-type classifier), inception "
+        "(needs --inception-weights), random (a fixed random network: a "
+        "fallback that does not measure image quality), or PATH.keras[:layer]",
     )
     p.add_argument(
         "--inception-weights",

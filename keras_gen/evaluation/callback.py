@@ -43,9 +43,9 @@ class MetricsCallback(keras.callbacks.Callback):
     fixes its columns at the first epoch, and `History` lists stay aligned
     with epochs.
 
-    The defaults are cheap (1000 images, the random-conv features, FID and
-    KID: a few seconds at 64x64 on 2 CPU cores); with `features="inception"`
-    or SWD, expect minutes per evaluation.
+    The defaults are cheap (1000 images, the shipped room-classifier
+    features, FID and KID: a few seconds at 64x64 on 2 CPU cores); with
+    `features="inception"` or SWD, expect minutes per evaluation.
 
     Args:
         real_data: real images: a uint8 array `[N, S, S, 3]`, a `--data` spec
@@ -78,7 +78,7 @@ class MetricsCallback(keras.callbacks.Callback):
         metrics: tuple[str, ...] | list[str] | str = ("fid", "kid"),
         every: int = 1,
         num_images: int = 1000,
-        features: str | FeatureExtractor = "random-conv",
+        features: str | FeatureExtractor = "rooms",
         batch_size: int = 100,
         kid_subsets: int = 10,
         kid_subset_size: int = 1000,

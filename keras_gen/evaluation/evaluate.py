@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from keras_gen.evaluation.artifacts import flat_square_sides
 from keras_gen.evaluation.blas import limit_blas_threads
 from keras_gen.evaluation.features import FeatureExtractor, get_feature_extractor
 from keras_gen.evaluation.metrics import (
@@ -71,9 +72,10 @@ __all__ = [
     "write_json",
 ]
 
-#: Metric groups: FID, KID, sliced Wasserstein, precision/recall, VAE
-#: reconstruction (PSNR/SSIM) and negative ELBO.
-ALL_METRICS = ("fid", "kid", "swd", "pr", "vae")
+#: Metric groups: FID, KID, sliced Wasserstein, precision/recall, the
+#: fraction of images with a flat square (leaked cutout), VAE reconstruction
+#: (PSNR/SSIM) and negative ELBO.
+ALL_METRICS = ("fid", "kid", "swd", "pr", "flat", "vae")
 #: Seed of the procedural rooms used as real data (training uses 0).
 DEFAULT_ROOMS_SEED = 1000
 
@@ -310,6 +312,7 @@ class FeatureSet:
             else None
         )
         self.seconds = {"features": 0.0, "swd": 0.0}
+        self.flat_count = 0
 
     def update(self, images: np.ndarray) -> None:
         """Add a batch of uint8 images."""
@@ -332,7 +335,16 @@ class FeatureSet:
             start = time.perf_counter()
             self.swd.update(images)
             self.seconds["swd"] += time.perf_counter() - start
+        if "flat" in self.metrics:
+            self.flat_count += int(
+                np.sum(flat_square_sides(images) >= max(2, images.shape[1] // 4))
+            )
         self.count += len(images)
+
+    @property
+    def flat_fraction(self) -> float:
+        """Fraction of the images holding a flat square (see `artifacts`)."""
+        return self.flat_count / max(self.count, 1)
 
     @property
     def features(self) -> np.ndarray:
@@ -388,6 +400,9 @@ def compare(
             real.features, fake.features, k=pr_k
         )
         seconds["pr"] = time.perf_counter() - start
+    if "flat" in metrics:
+        values["flat_fraction"] = fake.flat_fraction
+        values["flat_fraction_real"] = real.flat_fraction
     return values, seconds
 
 
@@ -486,7 +501,7 @@ def evaluate(
     *,
     num: int,
     metrics: Sequence[str] = ("fid", "kid", "swd", "pr"),
-    features: str | FeatureExtractor = "random-conv",
+    features: str | FeatureExtractor = "rooms",
     real_vs_real: bool = False,
     vae: Any = None,
     batch_size: int = 100,
@@ -727,7 +742,7 @@ def evaluate_model(
         model is not None and hasattr(model, "encode") and hasattr(model, "decoder")
     )
     if metrics is None:
-        metrics = ["fid", "kid", "swd", "pr"] + (["vae"] if is_vae else [])
+        metrics = ["fid", "kid", "swd", "pr", "flat"] + (["vae"] if is_vae else [])
     metrics = parse_metrics(metrics)
     if "vae" in metrics and not is_vae:
         raise ValueError("the 'vae' metrics need a VAE model")

@@ -1,7 +1,13 @@
 """Feature extractors for FID, KID and precision/recall: uint8 images in, vectors out.
 
-Three kinds, all behind one interface (:class:`FeatureExtractor`):
+Four kinds, all behind one interface (:class:`FeatureExtractor`):
 
+- :class:`RoomFeatures` (the default, ``--features rooms``): the pooled
+  penultimate layer of keras-gen's room-type classifier, trained on Places365
+  room photos at 64x64 and shipped inside the package (see
+  ``keras_gen.evaluation.room_classifier``). Validated against known damage
+  in ``docs/evaluation.md``: it orders blur, noise, JPEG blocks, pasted
+  squares, checkerboards and mode collapse as a person would.
 - :class:`InceptionFeatures`: ``keras.applications.InceptionV3`` without its
   top, average-pooled ``mixed10`` features (2048-d), images resized to 299x299
   (bilinear) and scaled to [-1, 1]: the standard FID recipe. The weights come
@@ -10,7 +16,9 @@ Three kinds, all behind one interface (:class:`FeatureExtractor`):
   optionally, the name of the layer whose output is the feature (spatial maps
   are average-pooled), e.g. a classifier trained on room types.
 - :class:`RandomConvFeatures`: a small convolutional network with fixed random
-  weights (numpy seed), for machines without any pretrained weights. Features
+  weights (numpy seed), a fallback that does NOT measure image quality (it
+  scores JPEG blocks, noise and kitchens as real bedrooms, see
+  ``docs/evaluation.md``). Features
   of untrained networks are a known, non-standard but useful proxy (Naeem et
   al., "Reliable Fidelity and Diversity Metrics for Generative Models", ICML
   2020, evaluate metrics in the embedding of a randomly initialised VGG16):
@@ -34,16 +42,18 @@ with the same extractor.
 
 Example:
     >>> import numpy as np
-    >>> extractor = RandomConvFeatures()
+    >>> extractor = RoomFeatures()
     >>> images = np.zeros((4, 64, 64, 3), np.uint8)
     >>> extractor(images).shape
-    (4, 992)
+    (4, 256)
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +71,7 @@ __all__ = [
     "InceptionFeatures",
     "KerasModelFeatures",
     "RandomConvFeatures",
+    "RoomFeatures",
     "get_feature_extractor",
 ]
 
@@ -76,6 +87,13 @@ INCEPTION_WEIGHTS_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"
 #: Environment variable naming the weights file when no path is passed.
 INCEPTION_WEIGHTS_ENV = "KERAS_GEN_INCEPTION_WEIGHTS"
 
+RANDOM_FEATURES_WARNING = (
+    "random-conv features do not measure image quality: they put JPEG "
+    "blocks, pixel noise of sigma 0.05 and photos of kitchens at the "
+    "real-vs-real floor of bedrooms (docs/evaluation.md). Use the default "
+    "--features rooms."
+)
+
 NOT_COMPARABLE_NOTE = (
     "features from a fixed random network (keras-gen 'random-conv'): numbers are "
     "comparable only with other keras-gen evaluations using the same features, "
@@ -83,8 +101,8 @@ NOT_COMPARABLE_NOTE = (
 )
 
 
-def _file_md5(path: Path) -> str:
-    digest = hashlib.md5()
+def _file_digest(path: Path, algorithm: str = "md5") -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -272,7 +290,7 @@ class InceptionFeatures(FeatureExtractor):
     def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
         path = self.find_weights(weights)
         self.weights_path = path
-        self.weights_md5 = _file_md5(path)
+        self.weights_md5 = _file_digest(path)
         self.official_weights = self.weights_md5 == INCEPTION_WEIGHTS_MD5
         self.model = keras.applications.InceptionV3(
             include_top=False,
@@ -331,8 +349,8 @@ class InceptionFeatures(FeatureExtractor):
             f"{INCEPTION_WEIGHTS_URL} (md5 {INCEPTION_WEIGHTS_MD5}) on a machine "
             f"with internet, copy it here, and pass it with --inception-weights "
             f"PATH (Python: InceptionFeatures(PATH)) or the environment variable "
-            f"{INCEPTION_WEIGHTS_ENV}=PATH. Without weights, use "
-            "--features random-conv (numbers not comparable with published FIDs)."
+            f"{INCEPTION_WEIGHTS_ENV}=PATH. Without them, use the default "
+            "--features rooms (numbers not comparable with published FIDs)."
         )
 
     def _features(self, images: tf.Tensor) -> tf.Tensor:
@@ -444,8 +462,84 @@ class KerasModelFeatures(FeatureExtractor):
         return tf.cast(_pool(self.model(x, training=False)), tf.float32)
 
 
+class RoomFeatures(KerasModelFeatures):
+    """keras-gen's room-type classifier: pooled penultimate features (the default).
+
+    The classifier (``keras_gen/evaluation/weights/rooms64_classifier.keras``,
+    1.2M parameters, 256-d features) ships inside the package: no download
+    and no data set is needed at run time. Images of any size are resized to
+    its 64x64 input (box-averaged when shrinking, so a 256 px photo is
+    averaged instead of aliased; bilinear when enlarging) and fed as pixels
+    in [0, 255].
+
+    Args:
+        weights: another ``.keras`` file of the same classifier (e.g. one
+            rebuilt with ``python -m keras_gen.evaluation.room_classifier``);
+            None uses the shipped one.
+
+    Example:
+        >>> f = RoomFeatures()
+        >>> f(np.zeros((2, 256, 256, 3), np.uint8)).shape
+        (2, 256)
+    """
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
+        from keras_gen.evaluation.room_classifier import FEATURE_LAYER, WEIGHTS_FILE
+
+        path = Path(weights or WEIGHTS_FILE).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"room classifier weights not found: {path}. Rebuild them with "
+                "python -m keras_gen.evaluation.room_classifier --data ROOMS64_DIR"
+            )
+        self.weights_path = path
+        self.weights_sha256 = _file_digest(path, "sha256")
+        record = path.with_suffix(".json")
+        self.record = (
+            json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+        )
+        super().__init__(path, layer=FEATURE_LAYER, input_range=(0.0, 255.0))
+        self.name = "rooms" if weights is None else f"rooms:{path}"
+        self.note = (
+            "pooled penultimate features of keras-gen's room-type classifier "
+            f"(sha256 {self.weights_sha256[:12]}): comparable only with keras-gen "
+            "evaluations using the same features, image size and number of "
+            "images, NOT with published FID/KID values"
+        )
+
+    def _features(self, images: tf.Tensor) -> tf.Tensor:
+        x = tf.cast(images, tf.float32)
+        # Box averaging when shrinking (an integer factor gives back exactly
+        # the image that was upscaled), bilinear when enlarging.
+        shrink = tf.shape(x)[1] >= self.input_hw[0]
+        x = tf.cond(
+            shrink,
+            lambda: tf.image.resize(x, self.input_hw, method="area"),
+            lambda: tf.image.resize(x, self.input_hw, method="bilinear"),
+        )
+        return tf.cast(_pool(self.model(x, training=False)), tf.float32)
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        accuracy = self.record.get("validation_accuracy", {})
+        info.update(
+            weights=str(self.weights_path),
+            weights_sha256=self.weights_sha256,
+            classifier_validation_accuracy=accuracy.get("overall"),
+        )
+        return info
+
+
+def _split_model_spec(spec: str) -> tuple[Path, str | None]:
+    """'model.keras:layer' -> (path, layer); a bare path has no layer."""
+    path, sep, layer = spec.rpartition(":")
+    if sep and path.endswith((".keras", ".h5")) and layer:
+        return Path(path).expanduser(), layer
+    return Path(spec).expanduser(), None
+
+
 def get_feature_extractor(
-    spec: str | FeatureExtractor = "random-conv",
+    spec: str | FeatureExtractor = "rooms",
     *,
     inception_weights: str | os.PathLike[str] | None = None,
     layer: str | None = None,
@@ -454,10 +548,12 @@ def get_feature_extractor(
     """A feature extractor by name, as the ``--features`` option takes it.
 
     Args:
-        spec: ``"random-conv"`` (default, no weights needed), ``"inception"``
-            (needs ``inception_weights``, the environment variable or Keras'
-            cache), or the path of a ``.keras`` model (with ``layer``). An
-            existing :class:`FeatureExtractor` is returned as is.
+        spec: ``"rooms"`` (default: the shipped room classifier),
+            ``"inception"`` (needs ``inception_weights``, the environment
+            variable or Keras' cache), ``"random"`` (a fixed random network:
+            a fallback that warns, as it does not measure image quality), or
+            the path of a ``.keras`` model, optionally ``PATH.keras:layer``.
+            An existing :class:`FeatureExtractor` is returned as is.
         inception_weights: weights file for ``"inception"``.
         layer: layer name for a user model.
         input_range: pixel range a user model expects.
@@ -466,21 +562,26 @@ def get_feature_extractor(
         The extractor.
 
     Example:
-        >>> get_feature_extractor("random-conv").dim
-        992
+        >>> get_feature_extractor("rooms").dim
+        256
     """
     if isinstance(spec, FeatureExtractor):
         return spec
+    if spec == "rooms":
+        return RoomFeatures()
     if spec in ("random-conv", "random"):
+        warnings.warn(RANDOM_FEATURES_WARNING, UserWarning, stacklevel=2)
         return RandomConvFeatures()
     if spec in ("inception", "inception_v3", "inception-v3"):
         return InceptionFeatures(inception_weights)
-    path = Path(spec).expanduser()
+    path, spec_layer = _split_model_spec(spec)
     if path.suffix in (".keras", ".h5") or path.exists():
         if not path.exists():
             raise FileNotFoundError(f"feature model not found: {path}")
-        return KerasModelFeatures(path, layer=layer, input_range=input_range)
+        return KerasModelFeatures(
+            path, layer=spec_layer or layer, input_range=input_range
+        )
     raise ValueError(
-        f"unknown features {spec!r}: use 'random-conv', 'inception' or the path "
-        "of a .keras model (with a layer name)"
+        f"unknown features {spec!r}: use 'rooms', 'inception', 'random' or "
+        "PATH.keras[:layer]"
     )

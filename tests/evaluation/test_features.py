@@ -72,7 +72,7 @@ def test_missing_inception_weights_say_what_to_download(tmp_path, monkeypatch):
         "--inception-weights",
     ):
         assert fragment in message
-    assert INCEPTION_WEIGHTS_ENV in message and "random-conv" in message
+    assert INCEPTION_WEIGHTS_ENV in message and "--features rooms" in message
     monkeypatch.setenv(INCEPTION_WEIGHTS_ENV, str(tmp_path / "nope.h5"))
     with pytest.raises(FileNotFoundError, match="nope.h5"):
         InceptionFeatures()
@@ -99,5 +99,5 @@ def test_user_model_layer_is_pooled_and_found_in_nested_models(tmp_path, rooms32
 
 
 def test_unknown_features_are_rejected():
-    with pytest.raises(ValueError, match="random-conv"):
+    with pytest.raises(ValueError, match="'rooms', 'inception', 'random'"):
         get_feature_extractor("vgg")
