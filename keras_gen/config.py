@@ -68,7 +68,7 @@ class ModelConfig:
     # has fewer than AUTO_AUGMENT_BELOW images (limited-data regime).
     augment: str | None = "auto"
     # Probability of each augmentation per example: "adaptive" (ADA) or a
-    # fixed number in [0, 1]; 1 leaks cutout squares into the samples.
+    # fixed number in [0, 1]; at 1 cutout squares show in the samples.
     augment_p: Literal["adaptive"] | float = "adaptive"
     ada_target: float = 0.6
     ada_interval: int = 4

@@ -67,8 +67,8 @@ class GAN(GenerativeModel):
         augment_p: probability that each augmentation is applied to each
             example: "adaptive" (ADA: adjusted from the discriminator's
             overfitting, logged as `augment_p`, saved with the model) or a
-            fixed float in [0, 1]. 1 is DiffAugment's always-on, which leaks
-            cutout squares into the samples; keep a fixed p below 0.8.
+            fixed float in [0, 1]. 1 is DiffAugment's always-on, under which
+            square blocks showed in the samples; keep a fixed p below 0.8.
         ada_target: ADA's target for E[sign(D(real))] (0.6).
         ada_interval: steps between ADA adjustments.
         ada_speed_kimg: thousands of images for ADA's p to cross [0, 1].
