@@ -44,7 +44,10 @@ def table(folder: Path) -> str:
     ]
     for (recipe, images), runs in sorted(collect(folder).items()):
         runs.sort()
-        get = lambda key: [m[key] for _, m in runs]  # noqa: E731
+
+        def get(key, runs=runs):
+            return [m[key] for _, m in runs]
+
         lines.append(
             f"| {recipe} | {images:,} | {len(runs)} | {fmt(get('kid_mean'), 4)} | "
             f"{fmt(get('fid'), 2)} | {fmt(get('precision'), 3)} | "
