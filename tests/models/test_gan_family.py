@@ -97,16 +97,17 @@ def test_same_policy_is_applied_to_real_and_fake(monkeypatch):
     calls = []
     original = augment_module.diff_augment
 
-    def spy(images, policy, seed_generator):
-        calls.append(policy)
-        return original(images, policy, seed_generator)
+    def spy(images, policy, seed_generator, p=1.0):
+        calls.append((policy, p))
+        return original(images, policy, seed_generator, p=p)
 
     monkeypatch.setattr("keras_gen.models.gan.gan.diff_augment", spy)
-    model = gan(augment="color,cutout")
+    model = gan(augment="color,cutout", augment_p=0.7)
     model.compile()
     model.fit(images(8), batch_size=8, epochs=1, verbose=0)
-    # Traced once: real and fake for D, fake for G, all with the same policy.
-    assert calls == [("color", "cutout")] * 3
+    # Traced once: real and fake for D, fake for G, all with the same policy
+    # and the same probability.
+    assert calls == [(("color", "cutout"), 0.7)] * 3
 
 
 def test_r1_penalty_of_a_linear_critic_is_its_squared_norm():
