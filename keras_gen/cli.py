@@ -12,6 +12,7 @@
     keras-gen data convert SRC --out DIR [--shards N] [--size S]
     keras-gen data import-lsun PATH_TO_lmdb --out DIR [--to tfrecord|folder]
     keras-gen data preview SPEC|CONFIG.yaml --out grid.png
+    keras-gen series train|detect|score|evaluate ...   (time series anomalies)
 
 MODEL is a `.keras` file, a SavedModel version folder, or a model folder of
 `saved_models/` (its highest version is used).
@@ -733,6 +734,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data-dir", help="TFDS data folder")
     q.add_argument("--image-key", default="image", help="TFDS image feature")
     q.set_defaults(func=cmd_data)
+
+    from keras_gen.series.cli import add_series_parser
+
+    add_series_parser(sub)
     return parser
 
 

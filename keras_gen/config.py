@@ -412,6 +412,9 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if tp is dict:
         if isinstance(value, dict):
             return dict(value)
+    elif tp is list:
+        if isinstance(value, list):
+            return list(value)
     elif tp is bool:
         if isinstance(value, bool):
             return value

@@ -546,10 +546,46 @@ def export_generator(
     >>> path
     PosixPath('saved_models/demo_gan/1')
     """
-    if not _NAME_RE.fullmatch(name):
-        raise ValueError(f"model name must match [A-Za-z0-9_.-]+, got {name!r}")
     if anomaly_threshold is not None and not _is_vae(model):
         raise ValueError("anomaly_threshold applies to VAEs only")
+
+    def write(folder: Path) -> None:
+        archive = build_export_archive(
+            model, anomaly_threshold=anomaly_threshold, keep_precision=keep_precision
+        )
+        archive.write_out(str(folder), verbose=False)
+        class_names = getattr(model, "class_names", None)
+        if class_names:
+            # assets.extra/ is the SavedModel folder for files TF Serving
+            # ignores; clients read the class of each label id from it.
+            extra = folder / "assets.extra"
+            extra.mkdir(exist_ok=True)
+            (extra / CLASS_NAMES_FILE).write_text(
+                json.dumps({"class_names": list(class_names)}, indent=1) + "\n"
+            )
+
+    return publish_version(
+        write, export_dir, name, version, overwrite, write_config, base_path
+    )
+
+
+def publish_version(
+    write: Callable[[Path], None],
+    export_dir: str | Path,
+    name: str,
+    version: int | None = None,
+    overwrite: bool = False,
+    write_config: bool = True,
+    base_path: str | None = None,
+) -> Path:
+    """Publish `<export_dir>/<name>/<version>` atomically for TF Serving.
+
+    `write(folder)` fills a hidden temporary folder, which is then renamed
+    into place, so a server polling the repository never sees half a
+    version. Returns the version folder.
+    """
+    if not _NAME_RE.fullmatch(name):
+        raise ValueError(f"model name must match [A-Za-z0-9_.-]+, got {name!r}")
     model_dir = Path(export_dir) / name
     version = next_version(model_dir) if version is None else int(version)
     if version < 1:
@@ -557,25 +593,12 @@ def export_generator(
     path = model_dir / str(version)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True or another version")
-
-    archive = build_export_archive(
-        model, anomaly_threshold=anomaly_threshold, keep_precision=keep_precision
-    )
     model_dir.mkdir(parents=True, exist_ok=True)
     # A hidden, non-integer folder is invisible to TF Serving's version
     # scan; the rename below publishes the finished version at once.
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
     try:
-        archive.write_out(str(tmp), verbose=False)
-        class_names = getattr(model, "class_names", None)
-        if class_names:
-            # assets.extra/ is the SavedModel folder for files TF Serving
-            # ignores; clients read the class of each label id from it.
-            extra = tmp / "assets.extra"
-            extra.mkdir(exist_ok=True)
-            (extra / CLASS_NAMES_FILE).write_text(
-                json.dumps({"class_names": list(class_names)}, indent=1) + "\n"
-            )
+        write(tmp)
         # mkdtemp makes the folder private (0700); a server running as
         # another user must be able to read it, as with a plain mkdir.
         umask = os.umask(0)

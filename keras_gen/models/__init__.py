@@ -9,6 +9,7 @@ from keras_gen.models.gan.layers import (
     GlobalSumPooling2D,
     SpectralNormalization,
 )
+from keras_gen.models.series.autoencoder import SeriesAutoencoder, SeriesVAE
 from keras_gen.models.vae.dae import DenoisingAutoencoder
 from keras_gen.models.vae.vae import VAE, Sampling
 
@@ -22,6 +23,8 @@ __all__ = [
     "GenerativeModel",
     "GlobalSumPooling2D",
     "Sampling",
+    "SeriesAutoencoder",
+    "SeriesVAE",
     "SpectralNormalization",
     "latents_from_seeds",
 ]

@@ -96,7 +96,40 @@ class SeedStateMixin:
                 generator.state.assign(np.asarray(store[f"seed_{i}"]))
 
 
-class GenerativeModel(SeedStateMixin, keras.Model):
+class TrackedLogsMixin:
+    """Loss trackers of a custom `train_step`, reset by `fit` every epoch.
+
+    A subclass sets `self._trackers = {name: keras.metrics.Mean(name=name)}`
+    and returns `self._logs()` from its steps after `self._record(values)`.
+    """
+
+    def _record(self, values: dict):
+        """Update the trackers named in `values` with this replica's means.
+
+        Keras sums metric states over replicas, so local means of equal-sized
+        local batches read back as the global mean.
+        """
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
+
+    @property
+    def metrics(self):
+        # Listing the trackers here lets `fit` reset them at each epoch.
+        return list(self._trackers.values())
+
+    def _logs(self):
+        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+        if isinstance(
+            tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy
+        ):
+            # Keras 3.15 fails to reduce scalar logs across workers
+            # ("Invalid reduction dimension 0", tensorflow#72388); shape (1,)
+            # works, and the trainer squeezes them back for the callbacks.
+            logs = {name: tf.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
+
+
+class GenerativeModel(TrackedLogsMixin, SeedStateMixin, keras.Model):
     """Base of `GAN` and `VAE`: decode latents, generate, report metrics.
 
     Subclasses set `latent_dim`, `value_range` and implement `decode_latents`.
@@ -182,28 +215,3 @@ class GenerativeModel(SeedStateMixin, keras.Model):
         return images_to_uint8(
             self.generate(num_images, seed=seed, labels=labels), self.value_range
         )
-
-    def _record(self, values: dict):
-        """Update the trackers named in `values` with this replica's means.
-
-        Keras sums metric states over replicas, so local means of equal-sized
-        local batches read back as the global mean.
-        """
-        for name, value in values.items():
-            self._trackers[name].update_state(value)
-
-    @property
-    def metrics(self):
-        # Listing the trackers here lets `fit` reset them at each epoch.
-        return list(self._trackers.values())
-
-    def _logs(self):
-        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
-        if isinstance(
-            tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy
-        ):
-            # Keras 3.15 fails to reduce scalar logs across workers
-            # ("Invalid reduction dimension 0", tensorflow#72388); shape (1,)
-            # works, and the trainer squeezes them back for the callbacks.
-            logs = {name: tf.reshape(value, (1,)) for name, value in logs.items()}
-        return logs

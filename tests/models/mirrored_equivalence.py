@@ -3,8 +3,8 @@
 Executed in a subprocess by the tests, because logical devices must be set up
 before TensorFlow initialises its runtime.
 
-Usage: python mirrored_equivalence.py {gan,vae} [loss] [--full|--ada|
-    --conditional-critic] [--local-mean]
+Usage: python mirrored_equivalence.py {gan,vae,series_ae,series_vae} [loss]
+    [--full|--ada|--conditional-critic] [--local-mean]
 
 `--local-mean` swaps the global-batch reduction for a plain per-replica mean,
 the bug the test exists to catch; the test checks that it is caught.
@@ -28,6 +28,12 @@ from keras_gen.models.gan.dcgan import (  # noqa: E402
     build_dcgan_generator,
 )
 from keras_gen.models.gan.gan import GAN  # noqa: E402
+from keras_gen.models.series import (  # noqa: E402
+    SeriesAutoencoder,
+    SeriesVAE,
+    build_series_decoder,
+    build_series_encoder,
+)
 from keras_gen.models.vae.networks import (  # noqa: E402
     build_vae_decoder,
     build_vae_encoder,
@@ -39,6 +45,7 @@ STEPS = 2
 
 
 NUM_CLASSES = 3
+SERIES = {"series_ae": SeriesAutoencoder, "series_vae": SeriesVAE}
 
 
 def build(kind, loss, extras=None):
@@ -71,6 +78,15 @@ def build(kind, loss, extras=None):
             d_optimizer=keras.optimizers.SGD(lr),
             g_optimizer=keras.optimizers.SGD(lr),
         )
+    elif kind in SERIES:
+        variational = kind == "series_vae"
+        model = SERIES[kind](
+            build_series_encoder(32, 2, 4, filters=8, variational=variational),
+            build_series_decoder(32, 2, 4, filters=8),
+            seed=3,
+        )
+        model.set_normalization([0.5, -0.5], [2.0, 0.5])
+        model.compile(optimizer=keras.optimizers.SGD(0.05 if variational else 0.5))
     else:
         model = VAE(build_vae_encoder(32, 8, 8), build_vae_decoder(32, 8, 8), seed=3)
         model.compile(optimizer=keras.optimizers.SGD(1e-3))
@@ -125,6 +141,7 @@ def main():
 
         from keras_gen.models import distributed
         from keras_gen.models.gan import gan as gan_module
+        from keras_gen.models.series import autoencoder as series_module
         from keras_gen.models.vae import vae as vae_module
 
         def local_mean(per_example):
@@ -133,11 +150,13 @@ def main():
         distributed.average_over_global_batch = local_mean
         gan_module.average_over_global_batch = local_mean
         vae_module.average_over_global_batch = local_mean
+        series_module.average_over_global_batch = local_mean
     keras.utils.set_random_seed(0)
     low = -1.0 if kind == "gan" else 0.0
+    shape = (32, 2) if kind in SERIES else (32, 32, 3)
     images = (
         np.random.default_rng(0)
-        .uniform(low, 1.0, (GLOBAL_BATCH * STEPS * 3, 32, 32, 3))
+        .uniform(low, 1.0, (GLOBAL_BATCH * STEPS * 3, *shape))
         .astype("float32")
     )
     one = tf.distribute.OneDeviceStrategy("/cpu:0")

@@ -36,6 +36,8 @@ def run_equivalence(*args):
         ("gan", "hinge", "--ada"),  # adaptive augmentation probability
         ("gan", "hinge", "--conditional-critic"),  # 3 classes, n_critic 3
         ("vae",),
+        ("series_ae",),  # windows of a 2-channel series
+        ("series_vae",),
     ],
     ids="-".join,
 )
@@ -50,8 +52,9 @@ def test_two_replicas_match_one_device(args):
         assert result["logs_two"][name] == pytest.approx(value, rel=1e-4, abs=1e-5)
 
 
-def test_per_replica_mean_is_caught():
+@pytest.mark.parametrize("kind", ["vae", "series_ae"])
+def test_per_replica_mean_is_caught(kind):
     # The bug this guards against: a loss averaged over the local batch gives
     # N times the update on N replicas. The comparison must see it.
-    result = run_equivalence("vae", "--local-mean")
+    result = run_equivalence(kind, "--local-mean")
     assert result["max_weight_diff"] > 100 * 1e-5
