@@ -22,6 +22,8 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from keras_gen.utils.names import check_name
+
 #: `model.augment: auto` turns DiffAugment on below this many training images
 #: (Zhao et al. 2020 show the largest gains up to ~10k images).
 AUTO_AUGMENT_BELOW = 10_000
@@ -351,8 +353,10 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
 
     def validate(self, where: str = "") -> None:
-        if not self.name or "/" in self.name:
-            raise ConfigError("name must be a non-empty string without '/'.")
+        try:
+            check_name(self.name, "name")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -85,6 +85,7 @@ import tensorflow as tf
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
 from keras_gen.precision import float32_compute, load_model
+from keras_gen.utils.names import check_name, is_valid_name
 
 MODELS_CONFIG = "models.config"
 #: File of a conditional model's class names in `<version>/assets.extra/`.
@@ -103,7 +104,6 @@ VAE_SIGNATURES = (
 # Kept for callers of the first version of this module.
 SIGNATURES = GAN_SIGNATURES
 
-_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 # ----------------------------------------------------------------- repository
@@ -142,7 +142,7 @@ def list_models(export_dir: str | Path) -> list[str]:
         d.name
         for d in export_dir.iterdir()
         if d.is_dir()
-        and _NAME_RE.fullmatch(d.name)
+        and is_valid_name(d.name)
         and any(
             v.name.isdigit() and (v / "saved_model.pb").is_file() for v in d.iterdir()
         )
@@ -205,6 +205,11 @@ def write_models_config(export_dir: str | Path, base_path: str | None = None) ->
     fd, tmp = tempfile.mkstemp(prefix=".models.config.", dir=export_dir)
     with os.fdopen(fd, "w") as f:
         f.write(models_config_text(export_dir, base_path))
+    # mkstemp creates the file 0600; a server running as another user must
+    # read it, as it would a file written with open().
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
     return path
 
@@ -584,8 +589,7 @@ def publish_version(
     into place, so a server polling the repository never sees half a
     version. Returns the version folder.
     """
-    if not _NAME_RE.fullmatch(name):
-        raise ValueError(f"model name must match [A-Za-z0-9_.-]+, got {name!r}")
+    check_name(name)
     model_dir = Path(export_dir) / name
     version = next_version(model_dir) if version is None else int(version)
     if version < 1:

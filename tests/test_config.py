@@ -5,12 +5,23 @@ import pytest
 from keras_gen.config import ConfigError, config_from_dict, load_config, save_config
 
 CONFIGS = sorted((Path(__file__).parents[1] / "training" / "configs").glob("*.yaml"))
+SERIES = [p for p in CONFIGS if p.name.startswith("series_")]
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [p for p in CONFIGS if p not in SERIES], ids=lambda p: p.name
+)
 def test_every_shipped_config_is_valid(path):
     cfg = load_config(path)
     assert cfg.name == path.stem
+
+
+@pytest.mark.parametrize("path", SERIES, ids=lambda p: p.name)
+def test_every_shipped_series_config_is_valid(path):
+    from keras_gen.series.config import load_series_config
+
+    cfg = load_series_config(path)
+    assert Path(cfg.data.path).is_absolute()
 
 
 def test_overrides_are_parsed_as_yaml_and_typed():
@@ -143,3 +154,9 @@ def test_load_errors_name_the_file(tmp_path):
     bad.write_text("train:\n  epoch: 3\n")
     with pytest.raises(ConfigError, match="bad.yaml.*train.epoch"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", ".hidden"])
+def test_run_names_that_escape_their_folder_are_refused(name):
+    with pytest.raises(ConfigError, match="not allowed"):
+        config_from_dict({"name": name})

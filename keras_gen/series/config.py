@@ -29,6 +29,7 @@ from keras_gen.config import (
     parse_override,
 )
 from keras_gen.series.data import check_window
+from keras_gen.utils.names import check_name
 
 
 @dataclass
@@ -47,10 +48,13 @@ class SeriesModelConfig:
     # apart (of the series averaged over as many rows) for each file's
     # sampling step; null: consecutive rows.
     context_hours: float | None = None
+    # `series detect`: average the scores of this many models (seeds
+    # seed, seed + 1, ...).
+    ensemble: int = 1
     seed: int = 0
 
     def validate(self, where: str) -> None:
-        _positive(self, where, "latent_dim", "filters", "score_steps")
+        _positive(self, where, "latent_dim", "filters", "score_steps", "ensemble")
         if self.context_hours is not None:
             _positive(self, where, "context_hours")
         try:
@@ -150,10 +154,10 @@ class SeriesConfig:
     output: SeriesOutputConfig = field(default_factory=SeriesOutputConfig)
 
     def validate(self, where: str = "") -> None:
-        if not self.name or "/" in self.name or self.name in (".", ".."):
-            raise ConfigError(
-                "name must be a non-empty string without '/', not . or .."
-            )
+        try:
+            check_name(self.name, "name")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

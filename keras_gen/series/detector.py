@@ -250,21 +250,42 @@ def streaming_errors(
     return errors
 
 
+def _detect_member(series, cfg: SeriesConfig, seed: int, num_train: int, dilation: int):
+    """One ensemble member: its model, streaming errors and scores."""
+    model_cfg = dataclasses.replace(cfg.model, seed=seed)
+    model = build_series_model(model_cfg, series.values.shape[1], cfg.score, dilation)
+    fit_series_model(model, series.values[:num_train], cfg.train, seed)
+    errors = streaming_errors(model, series.values, num_train, cfg.train)
+    scores = anomaly_scores(errors, cfg.score)
+    calibrate_model(
+        model, SeriesResult(series, num_train, errors, scores, 0.0), cfg.score.fpr
+    )
+    return model, errors, scores
+
+
 def detect_series(
     series: Series, cfg: SeriesConfig
-) -> tuple[SeriesResult, SeriesModel]:
+) -> tuple[SeriesResult, list[SeriesModel]]:
     """Streaming protocol on one series: train on its first part, score all of it.
 
-    Thresholds are calibrated at `score.fpr` on the training part.
+    With `model.ensemble` N > 1, N models (seeds `model.seed` + i) score the
+    series and the result holds the means of their errors and scores (the
+    scores of independently trained models disagree on noise more than on
+    anomalies). The detection threshold is calibrated at `score.fpr` on the
+    training part's scores.
     """
     num_train = training_length(len(series), cfg.data.train, series.timestamps)
     dilation = resolve_dilation(
         series.timestamps[:num_train], cfg.model.window, cfg.model.context_hours
     )
-    model = build_series_model(cfg.model, series.values.shape[1], cfg.score, dilation)
-    fit_series_model(model, series.values[:num_train], cfg.train, cfg.model.seed)
-    errors = streaming_errors(model, series.values, num_train, cfg.train)
-    scores = anomaly_scores(errors, cfg.score)
+    members = [
+        _detect_member(series, cfg, cfg.model.seed + i, num_train, dilation)
+        for i in range(cfg.model.ensemble)
+    ]
+    errors = np.mean([m[1] for m in members], axis=0)
+    scores = np.mean([m[2] for m in members], axis=0)
     result = SeriesResult(series, num_train, errors, scores, float("nan"))
-    calibrate_model(model, result, cfg.score.fpr)
-    return result, model
+    first = window_span(cfg.model.window, dilation) - 1 + cfg.score.min_history
+    if num_train > first:
+        result.threshold = calibrate_threshold(scores[first:num_train], cfg.score.fpr)
+    return result, [m[0] for m in members]

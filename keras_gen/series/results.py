@@ -49,7 +49,7 @@ def write_results_csv(result: SeriesResult, path: Path, windows=None) -> Path:
     labels = window_labels(result.timestamps, windows)
     stamps = np.datetime_as_string(result.timestamps, unit="s")
     rows = (
-        (str(t).replace("T", " "), f"{v:.6g}", f"{s:.10f}", int(lab))
+        (str(t).replace("T", " "), f"{v:.6g}", repr(float(s)), int(lab))
         for t, v, s, lab in zip(
             stamps, result.series.values[:, 0], result.scores, labels
         )

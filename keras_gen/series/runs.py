@@ -134,6 +134,11 @@ def train_series(cfg: SeriesConfig, work_dir: str | Path | None = None):
 
     Returns `(model, model_path, export_path or None)`.
     """
+    if cfg.model.ensemble != 1:
+        raise ValueError(
+            "model.ensemble applies to `series detect`; `series train` trains "
+            f"one model (got ensemble: {cfg.model.ensemble})"
+        )
     work_dir = Path(work_dir or cfg.output.work_dir.format(name=cfg.name))
     series = [_read(cfg, p) for p in list_series_files(cfg.data.path)]
     channels = {s.values.shape[1] for s in series}

@@ -114,3 +114,27 @@ def test_keras_gen_export_cli(tmp_path, monkeypatch, capsys):
     assert config == models_config_text(repo)  # both models, TF Serving format
     assert 'name: "rooms_gan"' in config and 'name: "rooms_vae"' in config
     assert main(["export", str(tmp_path / "nothing"), "--name", "x"]) == 2
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "a/b", "", "x" * 101])
+def test_unsafe_model_names_are_refused_before_anything_is_written(tmp_path, name):
+    from keras_gen.export import publish_version
+
+    written = []
+    with pytest.raises(ValueError, match="not allowed"):
+        publish_version(written.append, tmp_path / "repo", name, version=5)
+    assert written == [] and not (tmp_path / "repo").exists()
+
+
+def test_models_config_is_readable_by_other_users(tmp_path):
+    import os
+    import stat
+
+    from keras_gen.export import write_models_config
+
+    old = os.umask(0o022)
+    try:
+        path = write_models_config(tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -39,7 +39,7 @@ def trained():
 
 def test_spike_after_training_part_gets_the_top_score(tmp_path):
     path = write_series(tmp_path / "s.csv", sine_values(1600, spike_at=1200))
-    result, model = detect_series(read_series_csv(path), config())
+    result, (model,) = detect_series(read_series_csv(path), config())
     assert result.num_train == 240  # 15% of 1,600 rows
     assert int(np.argmax(result.scores)) == 1200
     assert (
@@ -72,7 +72,7 @@ def test_error_of_a_row_range_equals_the_full_run(trained):
 def test_dilated_windows_span_more_rows(tmp_path):
     # 5-minute rows, 2 hours of context over 16 points: 24 rows / 16 -> 2.
     path = write_series(tmp_path / "s.csv", sine_values(1600))
-    result, model = detect_series(
+    result, (model,) = detect_series(
         read_series_csv(path), config(model={"context_hours": 2.7})
     )
     assert model.dilation == 2
@@ -106,3 +106,15 @@ def test_too_short_training_part_is_explained(tmp_path):
     path = write_series(tmp_path / "s.csv", sine_values(100))
     with pytest.raises(ValueError, match="too few for 16 windows"):
         detect_series(read_series_csv(path), config())
+
+
+def test_ensemble_averages_members_trained_from_other_seeds(tmp_path):
+    series = read_series_csv(write_series(tmp_path / "s.csv", sine_values(800)))
+    result, models = detect_series(series, config(model={"ensemble": 2}))
+    assert [m.seed for m in models] == [0, 1]
+    kernels = [m.encoder.get_weights()[0] for m in models]
+    assert not np.allclose(*kernels)
+    singles = [
+        detect_series(series, config(model={"seed": s}))[0].scores for s in (0, 1)
+    ]
+    np.testing.assert_allclose(result.scores, np.mean(singles, axis=0), atol=1e-4)
