@@ -13,7 +13,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
+import string
 import types
 import typing
 from dataclasses import dataclass, field
@@ -32,8 +35,57 @@ AUTO_AUGMENT_POLICY = "translation,cutout"
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 
 
+#: Sizes beyond which a value is a typo, not a setting (memory would run out).
+MAX_LATENT_DIM = 16_384
+MAX_WIDTH = 2_048
+MAX_NUM_SAMPLES = 4_096
+
+
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the key."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(
+                    f"key {key!r} is given twice (line {key_node.start_mark.line + 1}"
+                    "); YAML would silently keep the last one."
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """A config file's top-level mapping; errors name the file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ConfigError: invalid YAML, a repeated key, an empty file or a
+            top level that is not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Config file not found: {path}")
+    try:
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if data is None:
+        raise ConfigError(
+            f"{path}: the file is empty; give at least the settings to change "
+            "(an empty config would train every default)."
+        )
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level.")
+    return data
 
 
 @dataclass
@@ -91,6 +143,7 @@ class ModelConfig:
 
     def validate(self, where: str) -> None:
         _positive(self, where, "latent_dim", "width", "n_critic")
+        _at_most(self, where, latent_dim=MAX_LATENT_DIM, width=MAX_WIDTH)
         if self.type == "vae" and self.architecture == "dcgan":
             # "dcgan" is just the GAN default; the VAE's is "conv".
             self.architecture = "conv"
@@ -276,6 +329,13 @@ class OptimizerConfig:
 
     def validate(self, where: str) -> None:
         _positive(self, where, "learning_rate")
+        for name in ("beta_1", "beta_2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(
+                    f"{where}.{name} must be in [0, 1), got {getattr(self, name)!r}."
+                )
+        if self.weight_decay is not None and self.weight_decay < 0:
+            raise ConfigError(f"{where}.weight_decay must be >= 0 or null.")
 
 
 @dataclass
@@ -338,6 +398,14 @@ class OutputConfig:
 
     def validate(self, where: str) -> None:
         _positive(self, where, "num_samples", "sample_every")
+        _at_most(self, where, num_samples=MAX_NUM_SAMPLES)
+        fields = {f for _, f, _, _ in string.Formatter().parse(self.work_dir) if f}
+        if fields - {"name"}:
+            raise ConfigError(
+                f"{where}.work_dir: unknown placeholder(s) "
+                f"{', '.join('{' + f + '}' for f in sorted(fields - {'name'}))}; "
+                "only {name} is replaced."
+            )
         if self.checkpoint_every is not None:
             _positive(self, where, "checkpoint_every")
 
@@ -367,6 +435,16 @@ def _positive(obj: Any, where: str, *names: str) -> None:
         value = getattr(obj, name)
         if value <= 0:
             raise ConfigError(f"{where}.{name} must be > 0, got {value!r}.")
+
+
+def _at_most(obj: Any, where: str, **limits: int) -> None:
+    for name, limit in limits.items():
+        value = getattr(obj, name)
+        if value > limit:
+            raise ConfigError(
+                f"{where}.{name} is {value}: more than {limit:,}, surely a typo "
+                "(it would not fit in memory)."
+            )
 
 
 def _join(where: str, key: str) -> str:
@@ -426,14 +504,17 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            number = float(value)
         # YAML 1.1 reads "1e-3" (no dot) as a string; accept it as a number.
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if number is not None:
+            if not math.isfinite(number):
+                raise ConfigError(f"{where}: {value!r} is not a finite number.")
+            return number
     elif tp is str and isinstance(value, str):
         return value
     raise ConfigError(f"{where}: expected {_describe(tp)}, got {value!r}.")
@@ -500,15 +581,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
         ConfigError: a key is unknown or a value invalid (the key is named).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Config file not found: {path}")
-    with path.open() as f:
-        try:
-            data = yaml.safe_load(f) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level.")
+    data = read_yaml_mapping(path)
     data.setdefault("name", path.stem)
     try:
         return config_from_dict(data, overrides)

@@ -72,7 +72,16 @@ def _as_array(name: str, value: Any) -> np.ndarray:
     array = np.asarray(value)
     if array.dtype.kind in "SUO":
         return np.asarray(value, dtype=object)
+    if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+        # JSON has no NaN: the body would be invalid, or a flat grey image.
+        raise ValueError(f"input {name!r} holds NaN or infinite values")
     dtype = INPUT_DTYPES.get(name)
+    integral = dtype is not None and np.dtype(dtype).kind in "iu"
+    if integral and array.dtype.kind == "f" and not np.all(array == np.round(array)):
+        raise ValueError(
+            f"input {name!r} takes integers; got {array.ravel()[:3].tolist()}..."
+            " (a float would be truncated silently)"
+        )
     return array.astype(dtype) if dtype is not None else array
 
 

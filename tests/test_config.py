@@ -160,3 +160,24 @@ def test_load_errors_name_the_file(tmp_path):
 def test_run_names_that_escape_their_folder_are_refused(name):
     with pytest.raises(ConfigError, match="not allowed"):
         config_from_dict({"name": name})
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("", "empty"),
+        ("train:\n  epochs: 2\n  epochs: 3\n", "'epochs' is given twice (line 3)"),
+        ("train:\n  optimizer:\n    learning_rate: .nan\n", "not a finite number"),
+        ("train:\n  optimizer:\n    learning_rate: .inf\n", "not a finite number"),
+        ("train:\n  optimizer:\n    beta_1: 1.0\n", "beta_1 must be in [0, 1)"),
+        ("output:\n  work_dir: runs/{nmae}\n", "unknown placeholder(s) {nmae}"),
+        ("model:\n  latent_dim: 100000000\n", "model.latent_dim is 100000000"),
+        ("output:\n  num_samples: 100000\n", "output.num_samples is 100000"),
+    ],
+)
+def test_strict_files_refuse_what_would_train_something_else(tmp_path, text, fragment):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert fragment in str(err.value) and "c.yaml" in str(err.value)

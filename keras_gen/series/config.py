@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from keras_gen.config import (
     ConfigError,
     _from_dict,
     _positive,
     _set_path,
     parse_override,
+    read_yaml_mapping,
 )
 from keras_gen.series.data import check_window
 from keras_gen.utils.names import check_name
@@ -118,10 +117,14 @@ class SeriesScoreConfig:
     before) or likelihood (its Gaussian tail probability given them); errors
     are first averaged over the last `smoothing` rows; `min_history` rows
     are needed before a score is given (0 before). `fpr` calibrates the
-    stored thresholds on the training part.
+    stored thresholds on the training part. `spatial_tolerance`: a value
+    beyond the range of all earlier values by more than this fraction of
+    that range scores 1 (NAB's HTM detector does the same, with 0.05);
+    null turns it off.
     """
 
     method: Literal["record", "likelihood"] = "record"
+    spatial_tolerance: float | None = 0.05
     smoothing: int = 1
     history: int = 1000
     min_history: int = 100
@@ -129,6 +132,8 @@ class SeriesScoreConfig:
 
     def validate(self, where: str) -> None:
         _positive(self, where, "smoothing", "history", "min_history", "fpr")
+        if self.spatial_tolerance is not None and self.spatial_tolerance < 0:
+            raise ConfigError(f"{where}.spatial_tolerance must be >= 0 or null.")
         if self.fpr >= 1:
             raise ConfigError(f"{where}.fpr must be < 1, got {self.fpr}.")
 
@@ -184,14 +189,7 @@ def load_series_config(
         ConfigError: an unknown key or a bad value (named, with the file).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level.")
+    data = read_yaml_mapping(path)
     data.setdefault("name", path.stem)
     try:
         config = series_config_from_dict(data, overrides)

@@ -202,7 +202,7 @@ def score_series(
         )
     cfg = cfg or scoring_of(model)
     errors = causal_errors(model, series.values)
-    scores = anomaly_scores(errors, cfg)
+    scores = anomaly_scores(errors, cfg, series.values)
     threshold = float(model.scoring.get("threshold", float("nan")))
     return SeriesResult(series, num_train, errors, scores, threshold)
 
@@ -256,7 +256,7 @@ def _detect_member(series, cfg: SeriesConfig, seed: int, num_train: int, dilatio
     model = build_series_model(model_cfg, series.values.shape[1], cfg.score, dilation)
     fit_series_model(model, series.values[:num_train], cfg.train, seed)
     errors = streaming_errors(model, series.values, num_train, cfg.train)
-    scores = anomaly_scores(errors, cfg.score)
+    scores = anomaly_scores(errors, cfg.score, series.values)
     calibrate_model(
         model, SeriesResult(series, num_train, errors, scores, 0.0), cfg.score.fpr
     )

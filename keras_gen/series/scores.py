@@ -14,7 +14,11 @@ threshold serves series of any scale:
   detector post-processes its raw scores); the score is
   `min(1, -log10(q) / 10)`.
 
-Scores are 0 until `min_history` errors precede them.
+Scores are 0 until `min_history` errors precede them. Given the values,
+a value beyond the range of all earlier values by more than
+`spatial_tolerance` of that range scores 1 (`spatial_novelty`; NAB's HTM
+detector has the same rule, with the same 5%): a new extreme is an anomaly
+however well the model reconstructs it.
 
 Example:
 >>> errors = np.r_[np.full(300, np.nan), np.ones(300), [50.0], np.ones(99)]
@@ -87,8 +91,29 @@ def likelihood_scores(smooth: np.ndarray, cfg: SeriesScoreConfig) -> np.ndarray:
 METHODS = {"record": record_scores, "likelihood": likelihood_scores}
 
 
-def anomaly_scores(errors: np.ndarray, cfg: SeriesScoreConfig) -> np.ndarray:
-    """Scores in [0, 1] for every row from raw errors (NaN: no error yet: 0)."""
+def spatial_novelty(values: np.ndarray, tolerance: float) -> np.ndarray:
+    """True where a value leaves the range of all earlier values by > tolerance.
+
+    Per column of `values` [T, C] (any column counts); causal.
+    """
+    values = np.asarray(values, np.float64).reshape(len(values), -1)
+    earlier = np.concatenate([values[:1], values[:-1]])
+    high = np.maximum.accumulate(earlier)
+    low = np.minimum.accumulate(earlier)
+    margin = (high - low) * tolerance
+    return np.any((values > high + margin) | (values < low - margin), axis=1)
+
+
+def anomaly_scores(
+    errors: np.ndarray, cfg: SeriesScoreConfig, values: np.ndarray | None = None
+) -> np.ndarray:
+    """Scores in [0, 1] for every row from raw errors (NaN: no error yet: 0).
+
+    Args:
+        errors: raw error per row.
+        cfg: the score settings.
+        values: the series `[T, C]`, for `spatial_tolerance` (None: skip it).
+    """
     errors = np.asarray(errors, np.float64)
     scores = np.zeros(len(errors))
     valid = np.flatnonzero(np.isfinite(errors))
@@ -97,4 +122,8 @@ def anomaly_scores(errors: np.ndarray, cfg: SeriesScoreConfig) -> np.ndarray:
     start = int(valid[0])
     smooth = _smoothed(np.nan_to_num(errors[start:], nan=0.0), cfg.smoothing)
     scores[start:] = np.nan_to_num(METHODS[cfg.method](smooth, cfg), nan=0.0)
+    if values is not None and cfg.spatial_tolerance is not None:
+        novel = spatial_novelty(values, cfg.spatial_tolerance)
+        novel[: start + cfg.min_history] = False
+        scores[novel] = 1.0
     return scores

@@ -245,3 +245,18 @@ def test_grpc_round_trip_through_the_savedmodel(loaded):
     images = model.signatures["generate"](seed=tf.constant([7, 8], tf.int64))["images"]
     pngs = list(results["generate_png"]["png_bytes"])
     np.testing.assert_array_equal(decode_pngs(pngs), images)
+
+
+@pytest.mark.parametrize(
+    "inputs, fragment",
+    [
+        ({"z": [[0.0, float("nan")]]}, "NaN or infinite"),
+        ({"z": [[float("inf"), 0.0]]}, "NaN or infinite"),
+        ({"seed": [1.5, 2.0]}, "takes integers"),
+    ],
+)
+def test_requests_refuse_values_json_cannot_carry(inputs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        rest_request(inputs, "generate")
+    # Whole-number floats are still fine seeds.
+    assert rest_request({"seed": [1.0, 2.0]})["instances"] == [{"seed": 1}, {"seed": 2}]

@@ -61,3 +61,17 @@ def test_record_flags_the_start_of_a_lasting_change_not_all_of_it():
 def test_all_nan_errors_score_zero():
     scores = anomaly_scores(np.full(10, np.nan), SeriesScoreConfig())
     np.testing.assert_array_equal(scores, np.zeros(10))
+
+
+def test_a_new_extreme_value_scores_one_and_only_after_warm_up():
+    values = np.r_[np.sin(np.arange(400) / 5.0), [1.2, 0.0, -1.04, 0.5]][:, None]
+    errors = np.ones(len(values))
+    cfg = SeriesScoreConfig(spatial_tolerance=0.05, min_history=100)
+    scores = anomaly_scores(errors, cfg, values)
+    # 1.2 leaves [-1, 1] by 10% of the range: flagged; -1.04 by 2%: not.
+    assert scores[400] == 1.0 and scores[402] < 1.0
+    early = values.copy()
+    early[50] = 5.0  # before the warm-up: not scored
+    assert anomaly_scores(errors, cfg, early)[50] == 0.0
+    off = SeriesScoreConfig(spatial_tolerance=None)
+    assert anomaly_scores(errors, off, values)[400] < 1.0
