@@ -86,6 +86,7 @@ from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
 from keras_gen.precision import float32_compute, load_model
 from keras_gen.utils.names import check_name, is_valid_name
+from keras_gen.utils.processes import pid_alive
 
 MODELS_CONFIG = "models.config"
 #: File of a conditional model's class names in `<version>/assets.extra/`.
@@ -103,7 +104,6 @@ VAE_SIGNATURES = (
 )
 # Kept for callers of the first version of this module.
 SIGNATURES = GAN_SIGNATURES
-
 
 
 # ----------------------------------------------------------------- repository
@@ -574,6 +574,24 @@ def export_generator(
     )
 
 
+_TEMPORARY = re.compile(r"\.(tmp|old)-\d+-(?P<pid>\d+)-")
+
+
+def remove_stale_temporaries(model_dir: Path) -> list[Path]:
+    """Remove the hidden folders of exports whose process is gone (killed).
+
+    An export writes `.tmp-<version>-<pid>-*` (and `.old-...` while
+    replacing a version); a live process's folders are left alone.
+    """
+    removed = []
+    for path in model_dir.glob(".*-*"):
+        match = _TEMPORARY.match(path.name)
+        if match and path.is_dir() and not pid_alive(int(match["pid"])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def publish_version(
     write: Callable[[Path], None],
     export_dir: str | Path,
@@ -598,9 +616,11 @@ def publish_version(
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True or another version")
     model_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(model_dir)
     # A hidden, non-integer folder is invisible to TF Serving's version
     # scan; the rename below publishes the finished version at once.
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
+    pid = os.getpid()
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-{pid}-", dir=model_dir))
     try:
         write(tmp)
         # mkdtemp makes the folder private (0700); a server running as
@@ -609,7 +629,7 @@ def publish_version(
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".old-{version}-", dir=model_dir))
+            old = Path(tempfile.mkdtemp(prefix=f".old-{version}-{pid}-", dir=model_dir))
             os.replace(path, old / "v")
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)

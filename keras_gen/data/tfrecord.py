@@ -52,6 +52,7 @@ import io
 import itertools
 import json
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +70,7 @@ from keras_gen.data.pipeline import (
     keyed_cache_path,
     resize_and_center_crop,
 )
+from keras_gen.utils.processes import pid_alive
 
 __all__ = [
     "INDEX_FILE",
@@ -296,6 +298,28 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+_OWN_TEMPORARY = re.compile(
+    rf"{_SHARD_PREFIX}-\d{{5}}-of-\d{{5}}\.tfrecord\.tmp-(\d+)|.+\.json\.tmp-(\d+)"
+)
+
+
+def _remove_own_temporaries(folder: str) -> None:
+    """Remove the temporary files of an interrupted conversion, and only them.
+
+    Only regular files named as this module names its temporaries (a shard
+    or the index, `.tmp-<pid>`) of a process that is gone, or of this one
+    (an earlier, interrupted call): a user's own `*.tmp-*` files and
+    folders, and another running conversion's, are left alone.
+    """
+    for name in os.listdir(folder):
+        match = _OWN_TEMPORARY.fullmatch(name)
+        if not match or not os.path.isfile(os.path.join(folder, name)):
+            continue
+        pid = int(match[1] or match[2])
+        if pid == os.getpid() or not pid_alive(pid):
+            os.remove(os.path.join(folder, name))
+
+
 def _write_json(path: str, data: dict[str, Any]) -> None:
     """Write JSON to a temporary file and rename it: never a half index."""
     tmp = f"{path}.tmp-{os.getpid()}"
@@ -470,10 +494,7 @@ def write_shards(
             # resume of a large conversion slow; verify_index does the full check.
             if os.path.isfile(file) and os.path.getsize(file) == shard["bytes"]:
                 done[shard["index"]] = shard
-    # Shard files of an interrupted run never became complete: remove them.
-    for name in os.listdir(folder):
-        if ".tmp-" in name:
-            os.remove(os.path.join(folder, name))
+    _remove_own_temporaries(folder)
 
     def index_data() -> dict[str, Any]:
         shards = [done[i] for i in sorted(done)]

@@ -271,3 +271,28 @@ def test_parse_source_specs(tmp_path: Path) -> None:
     index_path = tmp_path / "index.json"
     index_path.write_text(json.dumps({"count": 1}))
     assert read_index(tmp_path)["count"] == 1
+
+
+def test_convert_removes_only_its_own_dead_temporaries(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    out = tmp_path / "out"
+    out.mkdir()
+    ours = out / f"images-00001-of-00002.tfrecord.tmp-{dead}"
+    running = out / f"images-00000-of-00002.tfrecord.tmp-{os.getppid()}"
+    user_file = out / "notes.txt.tmp-backup"
+    user_dir = out / "photos.tmp-1"
+    for path in (ours, running, user_file):
+        path.write_bytes(b"x")
+    user_dir.mkdir()
+    write_shards(RoomsSource(4, SIZE), out, num_shards=2)
+    assert not ours.exists()
+    assert running.exists() and user_file.exists() and user_dir.is_dir()

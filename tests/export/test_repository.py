@@ -138,3 +138,32 @@ def test_models_config_is_readable_by_other_users(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_a_killed_exports_temporary_folder_is_cleaned_by_the_next(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from keras_gen.export import publish_version
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    model_dir = tmp_path / "m"
+    stale = model_dir / f".tmp-3-{int(dead.stdout)}-abc"
+    live = model_dir / f".tmp-4-{os.getpid()}-abc"  # an export still running
+    foreign = model_dir / ".tmp-notours"
+    for path in (stale, live, foreign):
+        path.mkdir(parents=True)
+    path = publish_version(
+        lambda d: (d / "saved_model.pb").write_text("x"),
+        tmp_path,
+        "m",
+        write_config=False,
+    )
+    assert path == model_dir / "1" and (path / "saved_model.pb").is_file()
+    assert not stale.exists() and live.exists() and foreign.exists()
