@@ -746,13 +746,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from keras_gen.checkpointing import NonFiniteLossError
     from keras_gen.config import ConfigError
+    from keras_gen.utils.locks import LockedError
 
     try:
         return args.func(args)
     except NonFiniteLossError as err:
         print(f"keras-gen {args.command}: training diverged: {err}", file=sys.stderr)
         return 3
-    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as err:
+    except (
+        ConfigError,
+        FileNotFoundError,
+        FileExistsError,
+        ValueError,
+        LockedError,
+    ) as err:
         print(f"keras-gen {args.command}: error: {err}", file=sys.stderr)
         return 2
 

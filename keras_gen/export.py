@@ -85,6 +85,7 @@ import tensorflow as tf
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
 from keras_gen.precision import float32_compute, load_model
+from keras_gen.utils.locks import FolderLock
 from keras_gen.utils.names import check_name, is_valid_name
 from keras_gen.utils.processes import pid_alive
 
@@ -592,6 +593,31 @@ def remove_stale_temporaries(model_dir: Path) -> list[Path]:
     return removed
 
 
+def _publish(write: Callable[[Path], None], model_dir: Path, path: Path, version: int):
+    """Write into a hidden folder, then rename it to `path` (replacing it)."""
+    remove_stale_temporaries(model_dir)
+    # A hidden, non-integer folder is invisible to TF Serving's version
+    # scan; the rename below publishes the finished version at once.
+    pid = os.getpid()
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-{pid}-", dir=model_dir))
+    try:
+        write(tmp)
+        # mkdtemp makes the folder private (0700); a server running as
+        # another user must be able to read it, as with a plain mkdir.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".old-{version}-{pid}-", dir=model_dir))
+            os.replace(path, old / "v")
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def publish_version(
     write: Callable[[Path], None],
     export_dir: str | Path,
@@ -616,27 +642,9 @@ def publish_version(
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True or another version")
     model_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(model_dir)
-    # A hidden, non-integer folder is invisible to TF Serving's version
-    # scan; the rename below publishes the finished version at once.
-    pid = os.getpid()
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-{pid}-", dir=model_dir))
-    try:
-        write(tmp)
-        # mkdtemp makes the folder private (0700); a server running as
-        # another user must be able to read it, as with a plain mkdir.
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".old-{version}-{pid}-", dir=model_dir))
-            os.replace(path, old / "v")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # One export at a time per model: versions and temporaries are shared.
+    with FolderLock(model_dir, "model"):
+        _publish(write, model_dir, path, version)
     if write_config:
         write_models_config(export_dir, base_path)
     return path

@@ -18,6 +18,7 @@ and a SavedModel of the generator (GAN) or decoder (VAE) into
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -64,6 +65,7 @@ from keras_gen.models.vae.networks import VAE_ARCHITECTURES
 from keras_gen.models.vae.vae import VAE
 from keras_gen.precision import dtype_policy, resolve_precision
 from keras_gen.utils.images import plot_metrics, read_metrics_csv
+from keras_gen.utils.locks import FolderLock
 
 log = logging.getLogger("keras_gen")
 
@@ -564,14 +566,30 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
         tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(config.train.distribute)
     is_chief, task_id = task_info(strategy)
+    work_dir = resolve_work_dir(config, work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    # One run per work dir: two trainings there would resume from each
+    # other's backups and corrupt metrics.csv. Other workers of a
+    # multi-worker run share the chief's work dir.
+    lock = FolderLock(work_dir) if is_chief else contextlib.nullcontext()
+    with lock:
+        return _train_in(config, work_dir, strategy, (is_chief, task_id), start)
+
+
+def _train_in(
+    config: Config,
+    work_dir: Path,
+    strategy: tf.distribute.Strategy,
+    task: tuple[bool, int],
+    start: float,
+) -> TrainResult:
+    """The run itself, inside the work dir's lock (see `train`)."""
+    is_chief, task_id = task
     replicas = strategy.num_replicas_in_sync
     batch_size = global_batch_size(config, replicas)
-
-    work_dir = resolve_work_dir(config, work_dir)
     backup_dir = work_dir / "backup"
     if not is_chief:
         backup_dir = backup_dir / f"worker-{task_id}"
-    work_dir.mkdir(parents=True, exist_ok=True)
     metrics_csv = work_dir / "metrics.csv"
     if is_chief:
         save_config(config, work_dir / "config.yaml")
