@@ -82,6 +82,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_gen.data.pipeline import MAX_PIXELS, limit_aspect
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
 from keras_gen.precision import float32_compute, load_model
@@ -229,6 +230,14 @@ def _resize_and_center_crop(images: tf.Tensor, size: int) -> tf.Tensor:
     `size` (antialiased bilinear), centre crop. Same arithmetic as the
     training pipeline, so served images are prepared like training images.
     """
+    shape = tf.shape(images, out_type=tf.int64)
+    # Refused, not resized: a request could otherwise take the server down.
+    tf.debugging.assert_less_equal(
+        shape[1] * shape[2],
+        tf.constant(MAX_PIXELS, tf.int64),
+        message=f"images over {MAX_PIXELS:,} pixels are refused",
+    )
+    images = limit_aspect(images)
     shape = tf.shape(images)
     height = tf.cast(shape[1], tf.float64)
     width = tf.cast(shape[2], tf.float64)

@@ -63,6 +63,7 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_gen.data.pipeline import (
+    MAX_PIXELS,
     ValueRange,
     _check_positive_int,
     check_value_range,
@@ -277,6 +278,11 @@ def _check_file(path: str, check: str) -> str | None:
                 return "empty file (0 bytes)"
             with Image.open(file) as image:
                 image_format, mode = image.format, image.mode
+                if image.width * image.height > MAX_PIXELS:
+                    return (
+                        f"{image.width}x{image.height} pixels, over the limit of "
+                        f"{MAX_PIXELS:,} (memory)"
+                    )
                 if image_format not in _TF_FORMATS:
                     return f"{image_format} image, which TensorFlow cannot decode"
                 if image_format == "BMP" and mode not in _TF_BMP_MODES:

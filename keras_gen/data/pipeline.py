@@ -174,6 +174,34 @@ def keyed_cache_path(
     return f"{cache}-{key}"
 
 
+#: Longest side kept, in multiples of the shorter one, before resizing.
+MAX_ASPECT = 4
+#: Pixels of the largest image decoded (a decompression bomb beyond).
+MAX_PIXELS = 64_000_000
+
+
+def limit_aspect(images: tf.Tensor, max_ratio: int = MAX_ASPECT) -> tf.Tensor:
+    """Centre-crop the longer side to at most `max_ratio` times the shorter.
+
+    `[..., h, w, C]`. The centre square that `resize_and_center_crop` keeps
+    is inside the kept part, so images up to that ratio are untouched and
+    longer ones lose only what the final crop drops anyway; but the resize
+    that follows stays bounded whatever the shape (a 1 x 200,000 image would
+    otherwise be resized to 64 x 12,800,000 pixels).
+
+    Example:
+        >>> limit_aspect(tf.zeros([1, 200_000, 3])).shape
+        TensorShape([1, 4, 3])
+    """
+    shape = tf.shape(images, out_type=tf.int64)
+    height, width = shape[-3], shape[-2]
+    short = tf.minimum(height, width)
+    keep_h = tf.minimum(height, short * max_ratio)
+    keep_w = tf.minimum(width, short * max_ratio)
+    top, left = (height - keep_h) // 2, (width - keep_w) // 2
+    return images[..., top : top + keep_h, left : left + keep_w, :]
+
+
 def resize_and_center_crop(
     image: tf.Tensor, size: int, *, method: str = "bilinear"
 ) -> tf.Tensor:
@@ -210,6 +238,7 @@ def resize_and_center_crop(
         raise ValueError(
             f"expected a [height, width, channels] image, got {image.shape}"
         )
+    image = limit_aspect(image)
     shape = tf.shape(image, out_type=tf.int64)
     height, width = shape[0], shape[1]
     short = tf.minimum(height, width)

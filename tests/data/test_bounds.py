@@ -1,0 +1,62 @@
+"""Memory stays bounded whatever an image's shape (issue: a 1x200000 PNG cost GBs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_gen.data import folder
+from keras_gen.data.folder import scan_image_folder
+
+PEAK_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np, tensorflow as tf
+    from keras_gen.data.pipeline import resize_and_center_crop
+
+    def peak_mb():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM"):
+                return int(line.split()[1]) / 1024
+
+    warm = resize_and_center_crop(tf.zeros([300, 200, 3], tf.uint8), 64)
+    before = peak_mb()
+    thin = tf.constant(np.full([1, 200_000, 3], 128, np.uint8))
+    out = resize_and_center_crop(thin, 64).numpy()
+    print(json.dumps({"grow_mb": peak_mb() - before, "shape": list(out.shape),
+                      "mean": float(out.mean())}))
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_a_1x200000_image_is_resized_in_bounded_memory():
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["shape"] == [64, 64, 3] and result["mean"] == pytest.approx(128)
+    # Without the aspect limit the resize alone allocated ~2.6 GB.
+    assert result["grow_mb"] < 200, result
+
+
+def test_a_decompression_bomb_is_skipped_with_its_reason(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "ok.png")
+    Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(folder, "MAX_PIXELS", 100_000)
+    with pytest.warns(folder.SkippedImagesWarning):
+        scan = scan_image_folder(tmp_path)
+    assert [Path(f).name for f in scan.files] == ["ok.png"]
+    (reason,) = scan.reasons.values()
+    assert "400x300 pixels, over the limit of 100,000" in reason
