@@ -165,6 +165,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         anomaly_threshold=threshold,
         base_path=args.base_path,
         keep_precision=args.keep_precision,
+        max_batch=args.max_batch,
     )
     signatures = sorted(tf.saved_model.load(str(path)).signatures)
     models = list_models(args.export_dir)
@@ -533,6 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compute in the trained precision (e.g. bfloat16) instead of float32; "
         "only for servers whose CPUs or GPUs have bfloat16",
+    )
+    p.add_argument(
+        "--max-batch",
+        type=int,
+        default=1024,
+        help="largest batch one request may send; larger ones get "
+        "INVALID_ARGUMENT instead of exhausting the server's memory (default 1024)",
     )
     p.set_defaults(func=cmd_export)
 

@@ -170,3 +170,34 @@ def test_anomaly_score_uses_the_learned_sigma(tmp_path):
     exported = loaded.signatures["anomaly_score"](images=tf.constant(x))["score"]
     expected = vae.negative_elbo(x.astype("float32") / 255.0)
     np.testing.assert_allclose(exported, expected, rtol=1e-4)
+
+
+def test_requests_that_would_exhaust_a_server_are_refused(
+    loaded, gan, vae, tmp_path, monkeypatch
+):
+    generate = loaded["gan"].signatures["generate"]
+    # The default limit: 1,025 seeds are refused before anything is decoded.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 1024 inputs"):
+        generate(seed=tf.range(1025, dtype=tf.int64))
+    # NaN latents used to come back as flat grey images.
+    bad = np.zeros((2, int(gan.latent_dim)), np.float32)
+    bad[1, 3] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must be finite"):
+        loaded["gan"].signatures["serving_default"](z=tf.constant(bad))
+    # Huge images are refused by the VAE's image signatures, not resized
+    # (the limit lowered here to keep the test small).
+    import keras_gen.export as export_module
+
+    monkeypatch.setattr(export_module, "MAX_PIXELS", 50 * 50)
+    encode = tf.saved_model.load(
+        str(export_generator(vae, tmp_path, "vae_small"))
+    ).signatures["encode"]
+    assert encode(images=tf.zeros([1, 40, 60, 3], tf.uint8))["z_mean"].shape[0] == 1
+    with pytest.raises(tf.errors.InvalidArgumentError, match="pixels are refused"):
+        encode(images=tf.zeros([1, 60, 60, 3], tf.uint8))
+    # A smaller limit at export.
+    path = export_generator(gan, tmp_path, "small", max_batch=4)
+    small = tf.saved_model.load(str(path)).signatures["generate"]
+    assert small(seed=tf.range(4, dtype=tf.int64))["images"].shape[0] == 4
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 4 inputs"):
+        small(seed=tf.range(5, dtype=tf.int64))
