@@ -167,10 +167,18 @@ class TrainingBackup(keras.callbacks.Callback):
             and self._last_epoch + 1 >= self.target_epochs
         )
         if self.delete_on_success and finished and not self.model.stop_training:
-            for path in self.directory.glob("ckpt-*"):
-                path.unlink()
-            if not any(self.directory.iterdir()):
-                self.directory.rmdir()
+            remove_backups(self.directory)
+
+
+def remove_backups(directory: str | Path) -> None:
+    """Delete a run's backups (and their folder when it is left empty)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return
+    for path in directory.glob("ckpt-*"):
+        path.unlink()
+    if not any(directory.iterdir()):
+        directory.rmdir()
 
 
 class StopOnNonFinite(keras.callbacks.Callback):

@@ -42,6 +42,7 @@ from keras_gen.callbacks import (
 from keras_gen.checkpointing import (
     StopOnNonFinite,
     TrainingBackup,
+    remove_backups,
     restore_latest,
     training_step,
 )
@@ -517,8 +518,18 @@ def _truncate_metrics(path: Path, epochs: int) -> None:
         path.unlink()
         return
     lines = path.read_text().splitlines(keepends=True)
-    kept = [lines[0]] + [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) < epochs]
-    path.write_text("".join(kept))
+    fields = lines[0].count(",")
+
+    def complete(line: str) -> bool:
+        # A row cut short by a kill has no newline or too few fields.
+        return line.endswith("\n") and line.count(",") == fields
+
+    kept = [lines[0]] + [
+        ln for ln in lines[1:] if complete(ln) and int(ln.split(",", 1)[0]) < epochs
+    ]
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text("".join(kept))
+    tmp.replace(path)
 
 
 class _SqueezeLogs(keras.callbacks.Callback):
@@ -642,11 +653,7 @@ def _train_in(
 
     out = config.output
     samples_dir = work_dir / "samples"
-    callbacks: list[keras.callbacks.Callback] = [
-        _SqueezeLogs(),
-        StopOnNonFinite(),
-        TrainingBackup(backup_dir, every=config.train.backup_every),
-    ]
+    callbacks: list[keras.callbacks.Callback] = [_SqueezeLogs(), StopOnNonFinite()]
     val_images = None
     if isinstance(model, VAE):
         val_images = validation_images(config, model.value_range)
@@ -682,6 +689,14 @@ def _train_in(
             )
         if out.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
+    # Last, so that an epoch's CSV row and grids are on disk before its
+    # backup commits it; kept after fit until the model, plot and export are
+    # written (a rerun of a run killed then goes straight to them).
+    callbacks.append(
+        TrainingBackup(
+            backup_dir, every=config.train.backup_every, delete_on_success=False
+        )
+    )
     schedule = kl_schedule_callback(config) if isinstance(model, VAE) else None
     if schedule is not None:
         # First, so the KL weight is set before anything logs it.
@@ -721,6 +736,8 @@ def _train_in(
                 say("[keras-gen] conditional VAE: no SavedModel export (not supported)")
             else:
                 export_path = export_generator(model, out.export_dir, config.name)
+    if not model.stop_training:
+        remove_backups(backup_dir)
     result = TrainResult(
         work_dir=work_dir,
         model_path=model_path,

@@ -1,5 +1,6 @@
 import json
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -102,3 +103,46 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     saved = keras.saving.load_model(ckpt)
     assert int(saved.optimizer.iterations) == 8
     assert all(np.isfinite(w).all() for w in saved.get_weights())
+
+
+def test_a_failure_after_fit_loses_no_training(tmp_path, monkeypatch):
+    from keras_gen import trainer
+    from keras_gen.config import load_config
+
+    cfg = load_config(
+        Path(__file__).parents[1] / "training/configs/smoke_gan.yaml",
+        [
+            "train.epochs=2",
+            "train.steps_per_epoch=3",
+            "output.tensorboard=false",
+            "output.verbose=0",
+            f"output.export_dir={tmp_path / 'models'}",
+        ],
+    )
+    work = tmp_path / "run"
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer, "export_generator", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        trainer.train(cfg, work_dir=work)
+    # Training had finished: its backup is still there, with the last epoch.
+    assert (work / "backup").is_dir()
+    monkeypatch.undo()
+    result = trainer.train(cfg, work_dir=work)
+    # The rerun trained nothing more and went straight to the export.
+    assert int(result.model.g_optimizer.iterations) == 6
+    assert result.export_path is not None and result.export_path.is_dir()
+    assert not (work / "backup").exists()
+    rows = (work / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1"]
+
+
+def test_a_cut_csv_row_is_dropped_on_resume(tmp_path):
+    from keras_gen.trainer import _truncate_metrics
+
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,loss,x\n0,1.0,2\n1,0.9,2\n2,0.")
+    _truncate_metrics(path, 3)
+    assert path.read_text() == "epoch,loss,x\n0,1.0,2\n1,0.9,2\n"
