@@ -21,11 +21,15 @@ MODEL is a `.keras` file, a SavedModel version folder, or a model folder of
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
+
+#: Storage failures reported as one line (exit 2) rather than a traceback.
+STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM)
 
 
 def _quiet_tensorflow() -> None:
@@ -467,10 +471,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("configs", nargs="+", help="YAML config file(s), trained in order")
     p.add_argument(
         "--set",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.epochs=3 (repeatable)",
+        help="override config values, e.g. --set train.epochs=3 "
+        "train.steps_per_epoch=20 (several per --set, and repeatable)",
     )
     p.add_argument("--work-dir", help="output folder (default: runs/<config name>)")
     p.set_defaults(func=cmd_train)
@@ -734,10 +740,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0, help="shuffle and flip seed")
     q.add_argument(
         "--set",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="config override",
+        help="config overrides (several per --set, and repeatable)",
     )
     q.add_argument("--data-dir", help="TFDS data folder")
     q.add_argument("--image-key", default="image", help="TFDS image feature")
@@ -765,10 +772,23 @@ def main(argv: list[str] | None = None) -> int:
         ConfigError,
         FileNotFoundError,
         FileExistsError,
+        NotADirectoryError,
         ValueError,
         LockedError,
     ) as err:
         print(f"keras-gen {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in STORAGE_ERRORS:
+            raise
+        # A full disk or a read-only folder: say which, without a traceback;
+        # the last backup of a training run is left as it was.
+        where = f" ({err.filename})" if err.filename else ""
+        print(
+            f"keras-gen {args.command}: error: {os.strerror(err.errno)}{where}; "
+            "free space or fix the permissions and run the command again",
+            file=sys.stderr,
+        )
         return 2
 
 

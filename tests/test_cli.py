@@ -341,3 +341,60 @@ def test_divergence_stops_with_a_clear_message(tmp_path):
     )
     # Nothing diverged was exported or saved as the final model.
     assert not (tmp_path / "saved_models").exists()
+
+
+def test_data_path_that_is_a_file_is_explained(tmp_path, capsys):
+    from keras_gen.cli import main
+
+    photo = tmp_path / "photos" / "one.png"
+    photo.parent.mkdir()
+    photo.write_bytes(b"not really")
+    config = ROOT / "training/configs/smoke_gan.yaml"
+    code = main(
+        [
+            "train",
+            str(config),
+            "--work-dir",
+            str(tmp_path / "run"),
+            "--set",
+            "data.source=folder",
+            f"data.path={photo}",
+            "data.num_images=null",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "is a file, not a folder" in err and str(photo.parent) in err
+
+
+def test_a_read_only_work_dir_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from keras_gen import cli, trainer
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "run"))
+
+    monkeypatch.setattr(trainer, "train", read_only)
+    config = ROOT / "training/configs/smoke_gan.yaml"
+    assert cli.main(["train", str(config), "--work-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "Read-only file system" in err and str(tmp_path / "run") in err
+    assert "Traceback" not in err
+
+
+def test_set_takes_several_overrides_and_repeats():
+    from keras_gen.cli import build_parser
+
+    args = build_parser().parse_args(
+        [
+            "train",
+            "c.yaml",
+            "--set",
+            "train.epochs=1",
+            "train.steps_per_epoch=20",
+            "--set",
+            "name=x",
+        ]
+    )
+    assert args.configs == ["c.yaml"]
+    assert args.set == ["train.epochs=1", "train.steps_per_epoch=20", "name=x"]

@@ -135,7 +135,10 @@ def _check_folder(path: str | os.PathLike[str]) -> str:
     if not os.path.exists(root):
         raise FileNotFoundError(f"image folder not found: {root!r}")
     if not os.path.isdir(root):
-        raise NotADirectoryError(f"image folder {root!r} is not a directory")
+        raise NotADirectoryError(
+            f"image folder {root!r} is a file, not a folder: give the folder "
+            f"that holds the images (here perhaps {os.path.dirname(root) or '.'!r})"
+        )
     return root
 
 
