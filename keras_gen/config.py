@@ -399,26 +399,28 @@ class OutputConfig:
     def validate(self, where: str) -> None:
         _positive(self, where, "num_samples", "sample_every")
         _at_most(self, where, num_samples=MAX_NUM_SAMPLES)
-        fields = {f for _, f, _, _ in string.Formatter().parse(self.work_dir) if f}
-        if fields - {"name"}:
-            raise ConfigError(
-                f"{where}.work_dir: unknown placeholder(s) "
-                f"{', '.join('{' + f + '}' for f in sorted(fields - {'name'}))}; "
-                "only {name} is replaced."
-            )
+        check_work_dir(self.work_dir, where)
         if self.checkpoint_every is not None:
             _positive(self, where, "checkpoint_every")
 
 
-@dataclass
-class Config:
-    """A whole experiment."""
+def check_work_dir(work_dir: str, where: str) -> None:
+    """A work dir template: not empty, and no placeholder but `{name}`."""
+    if not work_dir:
+        raise ConfigError(f"{where}.work_dir must not be empty.")
+    fields = {f for _, f, _, _ in string.Formatter().parse(work_dir) if f}
+    if fields - {"name"}:
+        raise ConfigError(
+            f"{where}.work_dir: unknown placeholder(s) "
+            f"{', '.join('{' + f + '}' for f in sorted(fields - {'name'}))}; "
+            "only {name} is replaced."
+        )
 
-    name: str = "experiment"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    output: OutputConfig = field(default_factory=OutputConfig)
+
+class NamedConfig:
+    """What a whole config file shares: a safe `name`, a dict form."""
+
+    name: str
 
     def validate(self, where: str = "") -> None:
         try:
@@ -428,6 +430,17 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass
+class Config(NamedConfig):
+    """A whole experiment."""
+
+    name: str = "experiment"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
 
 
 def _positive(obj: Any, where: str, *names: str) -> None:
@@ -561,14 +574,14 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def config_from_dict(
-    data: dict[str, Any], overrides: list[str] | None = None
-) -> Config:
-    """A validated `Config` from a plain mapping plus `key=value` overrides."""
+    data: dict[str, Any], overrides: list[str] | None = None, cls: type = Config
+) -> Any:
+    """A validated `cls` (a `Config`) from a mapping plus `key=value` overrides."""
     data = dict(data)
     for text in overrides or []:
         key, value = parse_override(text)
         _set_path(data, key, value)
-    return _from_dict(Config, data, "")
+    return _from_dict(cls, data, "")
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:

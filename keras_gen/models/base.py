@@ -42,6 +42,17 @@ def latents_from_seeds(seeds, latent_dim: int):
     )
 
 
+def deserialize_networks(config: dict, *keys: str) -> dict:
+    """A copy of a model's config with the sub-models under `keys` rebuilt.
+
+    The `from_config` of every model that takes networks as arguments.
+    """
+    config = dict(config)
+    for key in keys:
+        config[key] = keras.layers.deserialize(config[key])
+    return config
+
+
 def images_to_uint8(images, value_range) -> np.ndarray:
     """Float images in `value_range` -> uint8 numpy in [0, 255]."""
     low, high = value_range

@@ -14,21 +14,19 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from keras_gen.config import (
     ConfigError,
-    _from_dict,
+    NamedConfig,
     _positive,
-    _set_path,
-    parse_override,
+    check_work_dir,
+    config_from_dict,
     read_yaml_mapping,
 )
 from keras_gen.series.data import check_window
-from keras_gen.utils.names import check_name
 
 
 @dataclass
@@ -145,12 +143,11 @@ class SeriesOutputConfig:
     plots: bool = True
 
     def validate(self, where: str) -> None:
-        if not self.work_dir:
-            raise ConfigError(f"{where}.work_dir must not be empty.")
+        check_work_dir(self.work_dir, where)
 
 
 @dataclass
-class SeriesConfig:
+class SeriesConfig(NamedConfig):
     name: str = "series"
     model: SeriesModelConfig = field(default_factory=SeriesModelConfig)
     data: SeriesDataConfig = field(default_factory=SeriesDataConfig)
@@ -158,25 +155,12 @@ class SeriesConfig:
     score: SeriesScoreConfig = field(default_factory=SeriesScoreConfig)
     output: SeriesOutputConfig = field(default_factory=SeriesOutputConfig)
 
-    def validate(self, where: str = "") -> None:
-        try:
-            check_name(self.name, "name")
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 def series_config_from_dict(
     data: dict[str, Any], overrides: list[str] | None = None
 ) -> SeriesConfig:
     """A validated `SeriesConfig` from a mapping plus `key=value` overrides."""
-    data = dict(data)
-    for text in overrides or []:
-        key, value = parse_override(text)
-        _set_path(data, key, value)
-    return _from_dict(SeriesConfig, data, "")
+    return config_from_dict(data, overrides, SeriesConfig)
 
 
 def load_series_config(

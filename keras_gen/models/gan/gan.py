@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_gen.models.base import (
     GenerativeModel,
+    deserialize_networks,
     images_from_data,
     labels_from_data,
 )
@@ -468,11 +469,9 @@ class GAN(GenerativeModel):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = deserialize_networks(config, "generator", "discriminator")
         # Models saved before ADA augmented every example (p = 1).
         config.setdefault("augment_p", 1.0)
-        config["generator"] = keras.layers.deserialize(config["generator"])
-        config["discriminator"] = keras.layers.deserialize(config["discriminator"])
         return cls(**config)
 
 
@@ -510,7 +509,7 @@ def _global_spread(images):
 
 
 def _check_augment_p(augment_p):
-    """"adaptive" or a float in [0, 1]."""
+    """ "adaptive" or a float in [0, 1]."""
     if augment_p == "adaptive":
         return augment_p
     try:

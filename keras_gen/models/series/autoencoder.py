@@ -17,7 +17,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_gen.models.base import SeedStateMixin, TrackedLogsMixin
+from keras_gen.models.base import (
+    SeedStateMixin,
+    TrackedLogsMixin,
+    deserialize_networks,
+)
 from keras_gen.models.distributed import average_over_global_batch
 from keras_gen.models.vae.vae import Sampling, kl_per_dimension
 
@@ -147,10 +151,7 @@ class SeriesModel(TrackedLogsMixin, SeedStateMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.layers.deserialize(config["encoder"])
-        config["decoder"] = keras.layers.deserialize(config["decoder"])
-        return cls(**config)
+        return cls(**deserialize_networks(config, "encoder", "decoder"))
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")

@@ -6,7 +6,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_gen.models.base import SeedStateMixin, images_from_data
+from keras_gen.models.base import (
+    SeedStateMixin,
+    deserialize_networks,
+    images_from_data,
+)
 from keras_gen.models.distributed import average_over_global_batch
 from keras_gen.models.vae.corruption import corrupt, normalize_spec
 
@@ -186,6 +190,4 @@ class DenoisingAutoencoder(SeedStateMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["network"] = keras.layers.deserialize(config["network"])
-        return cls(**config)
+        return cls(**deserialize_networks(config, "network"))

@@ -11,6 +11,7 @@ from keras import ops
 from keras_gen.models.base import (
     GenerativeModel,
     SeedStateMixin,
+    deserialize_networks,
     images_from_data,
     labels_from_data,
 )
@@ -397,7 +398,4 @@ class VAE(GenerativeModel):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.layers.deserialize(config["encoder"])
-        config["decoder"] = keras.layers.deserialize(config["decoder"])
-        return cls(**config)
+        return cls(**deserialize_networks(config, "encoder", "decoder"))
