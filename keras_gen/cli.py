@@ -461,11 +461,24 @@ def _data_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command's --help shows the defaults."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from keras_gen import __version__
+
+    parser = _Parser(
         prog="keras-gen", description="Train and use VAEs and GANs on room images."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action="version", version=f"keras-gen {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train from YAML config(s) with model.fit")
     p.add_argument("configs", nargs="+", help="YAML config file(s), trained in order")
@@ -546,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1024,
         help="largest batch one request may send; larger ones get "
-        "INVALID_ARGUMENT instead of exhausting the server's memory (default 1024)",
+        "INVALID_ARGUMENT instead of exhausting the server's memory",
     )
     p.set_defaults(func=cmd_export)
 

@@ -398,3 +398,17 @@ def test_set_takes_several_overrides_and_repeats():
     )
     assert args.configs == ["c.yaml"]
     assert args.set == ["train.epochs=1", "train.steps_per_epoch=20", "name=x"]
+
+
+def test_version_and_defaults_in_help(capsys):
+    from keras_gen import __version__
+    from keras_gen.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == (
+        f"keras-gen {__version__}"
+    )
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert "(default: 1024)" in capsys.readouterr().out

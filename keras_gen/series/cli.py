@@ -95,20 +95,16 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def add_series_parser(sub) -> None:
     """The `series` command and its sub-commands, on the top-level subparsers."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
     p = sub.add_parser("series", help="anomaly detection in time series (CSV)")
     series = p.add_subparsers(dest="series_command", required=True)
 
-    q = series.add_parser(
-        "train", help="train one model on the files' first parts", formatter_class=fmt
-    )
+    q = series.add_parser("train", help="train one model on the files' first parts")
     _add_config_args(q)
     q.add_argument("--work-dir", help="output folder (default: output.work_dir)")
     q.set_defaults(func=cmd_train)
 
     q = series.add_parser(
         "detect",
-        formatter_class=fmt,
         help="streaming protocol: a model per file, trained on "
         "its first part, scores every row",
     )
@@ -118,14 +114,14 @@ def add_series_parser(sub) -> None:
     q.add_argument("--labels", help="NAB windows JSON: adds labels and the NAB table")
     q.set_defaults(func=cmd_detect)
 
-    q = series.add_parser(
-        "score", help="score series with a trained model", formatter_class=fmt
-    )
+    q = series.add_parser("score", help="score series with a trained model")
     q.add_argument("model", help="model.keras or its run folder")
     q.add_argument("data", help="CSV file or folder")
     q.add_argument("--out", required=True, help="results folder (NAB layout)")
     q.add_argument("--labels", help="NAB windows JSON (fills the label column)")
-    q.add_argument("--timestamp-column", default="timestamp")
+    q.add_argument(
+        "--timestamp-column", default="timestamp", help="name of the date-time column"
+    )
     q.add_argument("--no-plots", action="store_true", help="skip the plots")
     q.add_argument(
         "--allow-unsorted",
@@ -134,9 +130,7 @@ def add_series_parser(sub) -> None:
     )
     q.set_defaults(func=cmd_score)
 
-    q = series.add_parser(
-        "evaluate", help="NAB scores of a results folder", formatter_class=fmt
-    )
+    q = series.add_parser("evaluate", help="NAB scores of a results folder")
     q.add_argument("results", help="results folder (<category>/<detector>_<file>.csv)")
     q.add_argument("--labels", required=True, help="NAB combined_windows.json")
     q.add_argument("--out", help="also write the Markdown table here")
