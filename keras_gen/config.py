@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import string
 import types
 import typing
@@ -584,10 +585,38 @@ def config_from_dict(
     return _from_dict(cls, data, "")
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+#: Paths that, written in a config file, are relative to that file's folder.
+FILE_RELATIVE_PATHS = (("data", "path"), ("output", "work_dir"))
+
+
+def rebase_paths(config: Any, written: dict, path: Path, overrides) -> Any:
+    """Make the relative paths written in the file relative to its folder.
+
+    So that `keras-gen train /abs/path/config.yaml` works from any folder.
+    Paths given with `--set` stay relative to the working directory.
+    """
+    overridden = {o.split("=", 1)[0].strip() for o in overrides or []}
+    for section, key in FILE_RELATIVE_PATHS:
+        obj = getattr(config, section, None)
+        if f"{section}.{key}" in overridden or key not in (written.get(section) or {}):
+            continue
+        value = getattr(obj, key, None)
+        if (
+            isinstance(value, str)
+            and value
+            and not Path(value).expanduser().is_absolute()
+        ):
+            setattr(obj, key, os.path.normpath(path.parent.resolve() / value))
+    return config
+
+
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, cls: type = Config
+) -> Any:
     """Read a YAML config file, apply `--set` overrides and validate it.
 
-    The config's `name` defaults to the file's stem.
+    The config's `name` defaults to the file's stem; relative `data.path`
+    and `output.work_dir` written in the file are relative to its folder.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -596,13 +625,24 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     path = Path(path)
     data = read_yaml_mapping(path)
     data.setdefault("name", path.stem)
+    written = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     try:
-        return config_from_dict(data, overrides)
+        config = config_from_dict(data, overrides, cls)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+    return rebase_paths(config, written, path, overrides)
 
 
 def save_config(config: Config, path: str | Path) -> None:
-    """Write `config` as YAML (the exact settings a run used)."""
+    """Write `config` as YAML (the exact settings a run used).
+
+    Relative paths are written absolute (against the working directory),
+    so the file means the same wherever it is read from.
+    """
+    data = config.to_dict()
+    for section, key in FILE_RELATIVE_PATHS:
+        value = data.get(section, {}).get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            data[section][key] = os.path.abspath(value)
     with Path(path).open("w") as f:
-        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+        yaml.safe_dump(data, f, sort_keys=False)

@@ -137,13 +137,18 @@ def test_bad_override_syntax():
         config_from_dict({"name": "x"}, ["name.sub=1"])
 
 
-def test_load_names_file_and_round_trips(tmp_path):
+def test_load_names_file_and_round_trips(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "exp.yaml"
     path.write_text("model:\n  type: vae\ntrain:\n  epochs: 4\n")
     cfg = load_config(path)
     assert cfg.name == "exp" and cfg.train.epochs == 4
-    save_config(cfg, tmp_path / "saved.yaml")
-    again = load_config(tmp_path / "saved.yaml")
+    (tmp_path / "run").mkdir()
+    save_config(cfg, tmp_path / "run" / "saved.yaml")
+    again = load_config(tmp_path / "run" / "saved.yaml")
+    # The saved file names the work dir absolutely: the same folder.
+    assert again.output.work_dir == str(tmp_path / "runs" / "{name}")
+    again.output.work_dir = cfg.output.work_dir
     assert again == cfg
 
 
@@ -181,3 +186,24 @@ def test_strict_files_refuse_what_would_train_something_else(tmp_path, text, fra
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert fragment in str(err.value) and "c.yaml" in str(err.value)
+
+
+def test_paths_in_a_file_are_relative_to_the_file(tmp_path, monkeypatch):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "c.yaml").write_text(
+        "data:\n  source: folder\n  path: ../photos\n"
+        "output:\n  work_dir: ../runs/{name}\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(folder / "c.yaml")
+    assert cfg.data.path == str(tmp_path / "photos")
+    assert cfg.output.work_dir == str(tmp_path / "runs" / "{name}")
+    # --set values are the user's, relative to where the command runs.
+    cfg = load_config(folder / "c.yaml", ["data.path=mine"])
+    assert cfg.data.path == "mine"
+    # Not written in the file: the default stays relative to the cwd.
+    (folder / "d.yaml").write_text("name: d\n")
+    assert load_config(folder / "d.yaml").output.work_dir == "runs/{name}"

@@ -24,7 +24,7 @@ from keras_gen.config import (
     _positive,
     check_work_dir,
     config_from_dict,
-    read_yaml_mapping,
+    load_config,
 )
 from keras_gen.series.data import check_window
 
@@ -166,22 +166,10 @@ def series_config_from_dict(
 def load_series_config(
     path: str | Path, overrides: list[str] | None = None
 ) -> SeriesConfig:
-    """Read a series YAML config; `name` defaults to the file's stem.
+    """Read a series YAML config (see `keras_gen.config.load_config`).
 
     Raises:
         FileNotFoundError: no such file.
         ConfigError: an unknown key or a bad value (named, with the file).
     """
-    path = Path(path)
-    data = read_yaml_mapping(path)
-    data.setdefault("name", path.stem)
-    try:
-        config = series_config_from_dict(data, overrides)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    overridden = any(o.split("=", 1)[0].strip() == "data.path" for o in overrides or [])
-    data_path = Path(config.data.path).expanduser()
-    if not data_path.is_absolute() and not overridden:
-        # Relative to the config file, so a config runs from any folder.
-        config.data.path = str((path.parent / data_path).resolve())
-    return config
+    return load_config(path, overrides, SeriesConfig)
