@@ -113,8 +113,10 @@ def list_images(source: str | Path) -> list[Path]:
 def read_image(path: Path) -> np.ndarray:
     from PIL import Image
 
+    from keras_gen.utils.rgb import to_rgb
+
     with Image.open(path) as img:
-        return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+        return np.asarray(to_rgb(img), dtype=np.float32) / 255.0
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:

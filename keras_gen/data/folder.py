@@ -197,12 +197,16 @@ def _clean_tf_message(error: tf.errors.OpError) -> str:
     return message.strip().splitlines()[0] if message.strip() else type(error).__name__
 
 
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
 def decode_rgb(data: tf.Tensor, min_size: int | None = None) -> tf.Tensor:
     """Decode an encoded JPEG/PNG/BMP/GIF/WebP image to ``uint8 [H, W, 3]``.
 
-    ``channels=3`` turns greyscale into RGB and drops an alpha channel (the
-    colour stored under transparent pixels is kept); an animated GIF gives its
-    first frame. JPEGs use the accurate integer IDCT: TensorFlow's default
+    Greyscale becomes RGB; a PNG's alpha channel is composited on white
+    (as a viewer shows it; `keras_gen.utils.rgb.to_rgb` does the same for
+    Pillow); an animated GIF gives its first frame. JPEGs use the accurate
+    integer IDCT: TensorFlow's default
     (``INTEGER_FAST``, the only one ``tf.io.decode_image`` offers) is off by up
     to 5 grey levels on high-quality files, while the accurate one matches
     Pillow exactly and is as fast with libjpeg-turbo's SIMD code.
@@ -240,11 +244,20 @@ def decode_rgb(data: tf.Tensor, min_size: int | None = None) -> tf.Tensor:
         ]
         return tf.switch_case(index, branches)
 
-    image = tf.cond(
-        tf.io.is_jpeg(data),
-        jpeg,
-        lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
-    )
+    def png_on_white() -> tf.Tensor:
+        rgba = tf.cast(tf.io.decode_png(data, channels=4), tf.float32)
+        alpha = rgba[..., 3:] / 255.0
+        rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+        return tf.cast(tf.round(rgb), tf.uint8)
+
+    def other() -> tf.Tensor:
+        return tf.cond(
+            tf.strings.substr(data, 0, 8) == _PNG_MAGIC,
+            png_on_white,
+            lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
+        )
+
+    image = tf.cond(tf.io.is_jpeg(data), jpeg, other)
     return tf.ensure_shape(image, [None, None, 3])
 
 

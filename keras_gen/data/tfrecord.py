@@ -71,6 +71,7 @@ from keras_gen.data.pipeline import (
     resize_and_center_crop,
 )
 from keras_gen.utils.processes import pid_alive
+from keras_gen.utils.rgb import to_rgb
 
 __all__ = [
     "INDEX_FILE",
@@ -207,7 +208,7 @@ def prepare_image(
     resized = False
     if size is not None and min(width, height) != size:
         new_w, new_h = _shorter_side_box(width, height, size)
-        image = image.convert("RGB").resize((new_w, new_h), Image.Resampling.LANCZOS)
+        image = to_rgb(image).resize((new_w, new_h), Image.Resampling.LANCZOS)
         resized = True
     if size is not None and image.size != (size, size):
         left = (image.size[0] - size) // 2
@@ -221,9 +222,9 @@ def prepare_image(
     if not resized and original is not None and _PASS_THROUGH.get(original) == out:
         return EncodedImage(bytes(raw), out, height, width, label, key)
     buffer = io.BytesIO()
-    # Greyscale, palette, CMYK and RGBA all become RGB (alpha is dropped, like
-    # the pipeline's decoder does).
-    rgb = image.convert("RGB")
+    # Greyscale, palette, CMYK and RGBA all become RGB (alpha composited on
+    # white, as the pipeline's decoder does).
+    rgb = to_rgb(image)
     if out == "jpeg":
         rgb.save(buffer, format="JPEG", quality=quality)
     else:

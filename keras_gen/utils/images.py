@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 def tile_images(
@@ -48,7 +49,8 @@ def save_image_grid(
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    plt.imsave(path, grid.squeeze() if grid.shape[-1] == 1 else grid)
+    # Pillow writes RGB (or grey) PNGs; plt.imsave wrote RGBA.
+    Image.fromarray(grid.squeeze(-1) if grid.shape[-1] == 1 else grid).save(path)
     return path
 
 

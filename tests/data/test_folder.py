@@ -132,7 +132,7 @@ def test_greyscale_and_rgba_become_correct_rgb(tmp_path: Path) -> None:
     _save(tmp_path / "1_grey.png", Image.fromarray(grey, "L"))
     _save(tmp_path / "2_grey.jpg", Image.fromarray(grey, "L"), quality=100)
     rgba = np.zeros((16, 16, 4), np.uint8)
-    rgba[:, :8] = (*RED, 0)  # transparent region: its stored colour is kept
+    rgba[:, :8] = (*RED, 0)  # transparent region: white, whatever colour it stores
     rgba[:, 8:] = (*BLUE, 255)
     _save(tmp_path / "3_rgba.png", Image.fromarray(rgba, "RGBA"))
 
@@ -148,7 +148,8 @@ def test_greyscale_and_rgba_become_correct_rgb(tmp_path: Path) -> None:
     # (TensorFlow's default one is up to 5 levels off at this quality).
     decoded = np.asarray(Image.open(tmp_path / "2_grey.jpg"))
     np.testing.assert_array_equal(grey_jpg[..., 0], decoded)
-    np.testing.assert_array_equal(rgb, rgba[..., :3])
+    np.testing.assert_array_equal(rgb[:, :8], np.full((16, 8, 3), 255))
+    np.testing.assert_array_equal(rgb[:, 8:], rgba[:, 8:, :3])
 
 
 def _bad_folder(root: Path) -> tuple[list[Path], list[Path]]:
