@@ -212,7 +212,12 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     if args.add_noise is not None and args.add_noise < 0:
         raise ValueError(f"--add-noise must be >= 0, got {args.add_noise}")
     records = denoise_files(
-        args.model, args.input, args.out, add_noise=args.add_noise, seed=args.seed
+        args.model,
+        args.input,
+        args.out,
+        add_noise=args.add_noise,
+        seed=args.seed,
+        force=args.force,
     )
     print(f"[keras-gen] denoised {len(records)} image(s) into {args.out}")
     if args.add_noise is not None:
@@ -579,6 +584,11 @@ def build_parser() -> argparse.ArgumentParser:
         "noisy | denoised | clean triplets with PSNRs",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of --add-noise")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="use a VAE that was not trained to denoise (refused by default)",
+    )
     p.set_defaults(func=cmd_denoise)
 
     p = sub.add_parser("anomaly", help="VAE anomaly scores and threshold")

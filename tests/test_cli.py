@@ -192,26 +192,20 @@ def test_denoise_command_any_size_with_triplets(trained):
             src / f"img{i}.png"
         )
     model = tmp / "runs" / "smoke_vae" / "model.keras"
-    proc = run(
-        [
-            str(KERAS_GEN),
-            "denoise",
-            str(model),
-            str(src),
-            "--out",
-            "denoised",
-            "--add-noise",
-            "0.1",
-        ],
-        cwd=tmp,
-    )
+    args = [str(KERAS_GEN), "denoise", str(model), str(src), "--out", "denoised"]
+    # The smoke VAE was not trained to denoise: refused, naming what it is.
+    refused = run([*args, "--add-noise", "0.1"], cwd=tmp, check=False)
+    assert refused.returncode == 2
+    assert "trained without model.denoising" in refused.stderr
+    assert "--force" in refused.stderr and not (tmp / "denoised").exists()
+    proc = run([*args, "--add-noise", "0.1", "--force"], cwd=tmp)
     assert "PSNR noisy" in proc.stdout
     with Image.open(tmp / "denoised" / "img1.png") as im:
         assert im.size == (70, 45)  # any size, via overlapping tiles
     with Image.open(tmp / "denoised" / "img1_triplet.png") as im:
         assert im.size == (3 * 70 + 4, 45)
     bad = run(
-        [str(KERAS_GEN), "denoise", str(model), "nope", "--out", "x"],
+        [str(KERAS_GEN), "denoise", str(model), "nope", "--out", "x", "--force"],
         cwd=tmp,
         check=False,
     )
