@@ -791,6 +791,10 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as err:
         print(f"keras-gen {args.command}: training diverged: {err}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        # A training run resumes from its last backup when run again.
+        print(f"keras-gen {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (
         ConfigError,
         FileNotFoundError,

@@ -406,3 +406,15 @@ def test_version_and_defaults_in_help(capsys):
     with pytest.raises(SystemExit):
         main(["export", "--help"])
     assert "(default: 1024)" in capsys.readouterr().out
+
+
+def test_ctrl_c_exits_130(monkeypatch, capsys):
+    from keras_gen import cli, trainer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train", interrupted)
+    config = ROOT / "training/configs/smoke_gan.yaml"
+    assert cli.main(["train", str(config)]) == 130
+    assert "interrupted" in capsys.readouterr().err
