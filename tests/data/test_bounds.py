@@ -73,3 +73,42 @@ def test_a_decompression_bomb_is_skipped_with_its_reason(tmp_path, monkeypatch):
     assert [Path(f).name for f in scan.files] == ["ok.png"]
     (reason,) = scan.reasons.values()
     assert "400x300 pixels, over the limit of 100,000" in reason
+
+
+SIGNATURE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np, tensorflow as tf
+    from keras_gen.export import export_generator
+    from tests.export.conftest import tiny_vae
+
+    def peak_mb():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM"):
+                return int(line.split()[1]) / 1024
+
+    path = export_generator(tiny_vae(), sys.argv[1], "vae", write_config=False)
+    encode = tf.saved_model.load(str(path)).signatures["encode"]
+    encode(images=tf.zeros([1, 40, 30, 3], tf.uint8))
+    before = peak_mb()
+    out = encode(images=tf.constant(np.full([1, 1, 200_000, 3], 128, np.uint8)))
+    print(json.dumps({"grow_mb": peak_mb() - before,
+                      "batch": int(out["z_mean"].shape[0])}))
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_a_1x200000_image_sent_to_the_encode_signature_stays_bounded(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", SIGNATURE_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Before the aspect limit this request cost 3.2 GB in the server.
+    assert result["batch"] == 1 and result["grow_mb"] < 300, result
