@@ -69,6 +69,7 @@ and no control flow, so tf2onnx and the TFLite converter handle it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -106,6 +107,8 @@ VAE_SIGNATURES = (
 )
 # Kept for callers of the first version of this module.
 SIGNATURES = GAN_SIGNATURES
+#: assets.extra/ file with the sha256 of the exported model's weights.
+WEIGHTS_FILE = "keras_gen_weights.json"
 #: Default largest batch of one request to an exported model.
 MAX_BATCH = 1024
 
@@ -596,12 +599,14 @@ def export_generator(
             max_batch=max_batch,
         )
         archive.write_out(str(folder), verbose=False)
+        # assets.extra/ is the SavedModel folder for files TF Serving ignores.
+        extra = folder / "assets.extra"
+        extra.mkdir(exist_ok=True)
+        digest = {"sha256": weights_digest(model)}
+        (extra / WEIGHTS_FILE).write_text(json.dumps(digest) + "\n")
         class_names = getattr(model, "class_names", None)
         if class_names:
-            # assets.extra/ is the SavedModel folder for files TF Serving
-            # ignores; clients read the class of each label id from it.
-            extra = folder / "assets.extra"
-            extra.mkdir(exist_ok=True)
+            # Clients read the class of each label id from it.
             (extra / CLASS_NAMES_FILE).write_text(
                 json.dumps({"class_names": list(class_names)}, indent=1) + "\n"
             )
@@ -652,6 +657,32 @@ def _publish(write: Callable[[Path], None], model_dir: Path, path: Path, version
             os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def weights_digest(model: Any) -> str:
+    """sha256 of all of a model's weights, in order (same weights, same digest)."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
+
+
+def same_weights_version(model: Any, export_dir: str | Path, name: str) -> Path | None:
+    """The model's highest exported version if it holds these very weights.
+
+    A rerun of a finished run (or of one killed after its export) then
+    reuses it instead of publishing an identical new version.
+    """
+    model_dir = Path(export_dir) / name
+    version = next_version(model_dir) - 1
+    record = model_dir / str(version) / "assets.extra" / WEIGHTS_FILE
+    if version < 1 or not record.is_file():
+        return None
+    try:
+        stored = json.loads(record.read_text()).get("sha256")
+    except ValueError:
+        return None
+    return record.parents[1] if stored == weights_digest(model) else None
 
 
 def publish_version(

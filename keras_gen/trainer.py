@@ -54,7 +54,7 @@ from keras_gen.config import (
     OptimizerConfig,
     save_config,
 )
-from keras_gen.export import export_generator
+from keras_gen.export import export_generator, same_weights_version
 from keras_gen.models.base import GenerativeModel
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
 from keras_gen.models.gan.gan import GAN
@@ -735,7 +735,10 @@ def _train_in(
                 # The SavedModel signatures have no label input for VAEs yet.
                 say("[keras-gen] conditional VAE: no SavedModel export (not supported)")
             else:
-                export_path = export_generator(model, out.export_dir, config.name)
+                # A rerun after a kill past the export reuses that version.
+                export_path = same_weights_version(
+                    model, out.export_dir, config.name
+                ) or export_generator(model, out.export_dir, config.name)
     if not model.stop_training:
         remove_backups(backup_dir)
     result = TrainResult(

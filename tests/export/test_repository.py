@@ -167,3 +167,13 @@ def test_a_killed_exports_temporary_folder_is_cleaned_by_the_next(tmp_path):
     )
     assert path == model_dir / "1" and (path / "saved_model.pb").is_file()
     assert not stale.exists() and live.exists() and foreign.exists()
+
+
+def test_a_rerun_with_the_same_weights_reuses_its_version(gan, tmp_path):
+    from keras_gen.export import same_weights_version
+
+    assert same_weights_version(gan, tmp_path, "g") is None
+    first = export_generator(gan, tmp_path, "g")
+    assert same_weights_version(gan, tmp_path, "g") == first
+    changed = tiny_gan(seed=1)
+    assert same_weights_version(changed, tmp_path, "g") is None
