@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -32,9 +31,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from keras_gen.series import baselines, nab  # noqa: E402
-from keras_gen.series.data import list_series_files, read_series_csv  # noqa: E402
+from keras_gen.series.data import (  # noqa: E402
+    Series,
+    list_series_files,
+    read_series_csv,
+)
 from keras_gen.series.detector import SeriesResult  # noqa: E402
-from keras_gen.series.results import window_key, write_results_csv  # noqa: E402
+from keras_gen.series.results import (  # noqa: E402
+    plot_result,
+    window_key,
+    write_results_csv,
+)
 
 NAB = REPO.parent / "shared" / "data" / "nab"
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
@@ -128,13 +135,24 @@ def table(rows: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(out: Path, name: str, plots: Path) -> None:
+def plot(out: Path, name: str, plots: Path, threshold: float) -> None:
+    """Plots of a few series from the results files, with the labelled windows
+    and the detections at the NAB-optimal threshold (standard profile)."""
+    windows = nab.load_windows(NAB / "combined_windows.json")
+    summary = json.loads((out / "summary.json").read_text())
     for key in PLOTTED:
         category, _, file = key.rpartition("/")
-        src = out / "plots" / category / (Path(file).stem + ".png")
-        if src.is_file():
-            plots.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, plots / f"{name}_{Path(file).stem}.png")
+        stamps, values, scores = nab.read_results_csv(out / category / f"{name}_{file}")
+        series = Series(key, stamps.astype("datetime64[s]"), values[:, None], ["value"])
+        train = summary.get(key, {}).get("train_rows", 0)
+        result = SeriesResult(series, train, scores, scores, threshold)
+        title = f"{name}: {key} (threshold {threshold:.3f}, NAB standard)"
+        plot_result(
+            result,
+            plots / f"{name}_{Path(file).stem}.png",
+            windows.get(key),
+            title=title,
+        )
 
 
 def main() -> int:
@@ -155,7 +173,7 @@ def main() -> int:
             timing.write_text(json.dumps({"seconds": seconds}))
         rows[name] = (score(out), json.loads(timing.read_text())["seconds"])
         if args.plots and name in DETECTORS:
-            plot(out, name, args.plots)
+            plot(out, name, args.plots, rows[name][0]["standard"]["threshold"])
     text = table(rows, "python benchmarks/nab_benchmark.py " + " ".join(sys.argv[1:]))
     Path(args.result).write_text(text)
     print(text)

@@ -196,9 +196,11 @@ class SeriesAutoencoder(SeriesModel):
 class SeriesVAE(SeriesModel):
     """1-D convolutional VAE with a Gaussian likelihood of learned scale.
 
-    The per-step anomaly term is the step's share of the negative ELBO:
-    its Gaussian negative log-likelihood (decoder fed the posterior mean when
-    scoring) plus the window's KL spread evenly over its steps.
+    The per-step anomaly term is the step's share of the negative ELBO up to
+    a constant: its Gaussian negative log-likelihood without the
+    `log sigma + log(2 pi) / 2` term (decoder fed the posterior mean when
+    scoring), plus the window's KL spread evenly over its steps; so it is
+    never negative.
 
     Args:
         encoder: windows -> `(z_mean, z_log_var)` (`variational=True`).
@@ -253,14 +255,18 @@ class SeriesVAE(SeriesModel):
         z_mean, z_log_var = self.encoder(windows, training=training)
         z = self.sampling([z_mean, z_log_var]) if training else z_mean
         mean = self.decoder(z, training=training)
-        nll = ops.square(windows - mean) / (2.0 * ops.exp(2.0 * self.log_sigma)) + (
-            self.log_sigma + 0.5 * math.log(2.0 * math.pi)
+        scaled = ops.sum(
+            ops.square(windows - mean) / (2.0 * ops.exp(2.0 * self.log_sigma)), axis=-1
         )
-        nll_steps = ops.sum(nll, axis=-1)
+        constant = self.channels * (self.log_sigma + 0.5 * math.log(2.0 * math.pi))
+        nll_steps = scaled + constant
         kl_dims = kl_per_dimension(z_mean, z_log_var)
         kl = ops.sum(kl_dims, axis=-1)
         kl_loss = ops.sum(ops.maximum(kl_dims, self.free_bits), axis=-1)
-        per_step = nll_steps + kl[:, None] / self.window
+        # The score drops the NLL's constant: it would make scores negative
+        # for a small learned sigma (ratios of scores need them >= 0) and
+        # shift them whenever an update moves sigma.
+        per_step = scaled + kl[:, None] / self.window
         per_example = ops.sum(nll_steps, axis=-1) + self.beta * kl_loss
         logs = {
             "loss": ops.mean(per_example),

@@ -245,3 +245,29 @@ def test_loaded_model_trains_without_compile(kind, tmp_path):
     assert int(restored.optimizer.iterations.numpy()) == 8
     after = restored.get_weights()
     assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_vae_scores_stay_non_negative_when_sigma_is_small():
+    import numpy as np
+
+    from keras_gen.models.series import (
+        SeriesVAE,
+        build_series_decoder,
+        build_series_encoder,
+    )
+
+    vae = SeriesVAE(
+        build_series_encoder(16, 1, 4, filters=4, variational=True),
+        build_series_decoder(16, 1, 4, filters=4),
+        seed=0,
+    )
+    vae.log_sigma.assign(-6.0)  # a very confident likelihood: NLL < 0
+    windows = np.zeros((5, 16, 1), np.float32)
+    scores = np.asarray(vae.window_scores(windows))
+    assert np.all(scores >= 0)
+    terms, per_example, _ = vae.step_terms(vae.normalize(windows), training=False)
+    # The training loss keeps the full NLL: the score plus its constant.
+    constant = 16 * (-6.0 + 0.5 * np.log(2 * np.pi))
+    np.testing.assert_allclose(
+        np.asarray(per_example), np.asarray(terms).sum(-1) + constant, rtol=1e-4
+    )
