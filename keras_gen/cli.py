@@ -114,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         work_dir = args.work_dir
         if work_dir and len(configs) > 1:
             work_dir = Path(work_dir) / config.name
-        train(config, work_dir=work_dir)
+        train(config, work_dir=work_dir, mode=args.mode)
     return 0
 
 
@@ -497,7 +497,23 @@ def build_parser() -> argparse.ArgumentParser:
         "train.steps_per_epoch=20 (several per --set, and repeatable)",
     )
     p.add_argument("--work-dir", help="output folder (default: runs/<config name>)")
-    p.set_defaults(func=cmd_train)
+    finished = p.add_mutually_exclusive_group()
+    finished.add_argument(
+        "--resume",
+        dest="mode",
+        action="store_const",
+        const="resume",
+        help="train a finished run further (up to a larger train.epochs); an "
+        "interrupted run always resumes",
+    )
+    finished.add_argument(
+        "--fresh",
+        dest="mode",
+        action="store_const",
+        const="fresh",
+        help="move a finished run aside (<work dir>.<date-time>) and start anew",
+    )
+    p.set_defaults(func=cmd_train, mode="auto")
 
     p = sub.add_parser("sample", help="draw images from a trained or exported model")
     p.add_argument("model", help=".keras file or SavedModel folder")

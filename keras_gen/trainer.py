@@ -42,6 +42,7 @@ from keras_gen.callbacks import (
 from keras_gen.checkpointing import (
     StopOnNonFinite,
     TrainingBackup,
+    list_backups,
     remove_backups,
     restore_latest,
     training_step,
@@ -552,16 +553,84 @@ class _SqueezeLogs(keras.callbacks.Callback):
         self._squeeze(logs)
 
 
-def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
+class RunExistsError(ValueError):
+    """The work dir holds a finished run; the message names --resume/--fresh."""
+
+
+def finished_epochs(work_dir: Path) -> int | None:
+    """Epochs of the finished run in `work_dir` (None: no finished run there).
+
+    Finished: `model.keras` written and no backup left (an interrupted run
+    keeps one and resumes from it).
+    """
+    if not (work_dir / "model.keras").is_file() or list_backups(work_dir / "backup"):
+        return None
+    metrics = work_dir / "metrics.csv"
+    if not metrics.is_file():
+        return 0
+    rows = metrics.read_text().splitlines()[1:]
+    return sum(1 for row in rows if row.split(",", 1)[0].isdigit())
+
+
+def _prepare_work_dir(work_dir: Path, mode: str, is_chief: bool) -> int | None:
+    """Apply `mode` to a finished run in `work_dir`; epochs to resume after."""
+    done = finished_epochs(work_dir)
+    if done is None:
+        return None
+    if mode == "resume":
+        return done
+    if mode == "fresh":
+        if is_chief:
+            with FolderLock(work_dir):  # nobody else may be using it
+                pass
+            moved = work_dir.with_name(
+                f"{work_dir.name}.{time.strftime('%Y%m%d-%H%M%S')}"
+            )
+            work_dir.rename(moved)
+            print(f"[keras-gen] moved the finished run to {moved}")
+        return None
+    raise RunExistsError(
+        f"{work_dir} holds a finished run ({done} epochs, model.keras); "
+        "--resume trains it further (with a larger train.epochs), --fresh moves "
+        f"it to {work_dir.name}.<date-time> and starts anew"
+    )
+
+
+def _continue_finished(model, work_dir: Path, done: int, config: Config) -> dict:
+    """Load a finished run's weights and optimizer state to train it further."""
+    if config.train.epochs <= done:
+        raise ValueError(
+            f"{work_dir} has trained {done} epochs already: give a larger "
+            f"train.epochs to --resume it (e.g. --set train.epochs={done + 5})"
+        )
+    saved = keras.saving.load_model(work_dir / "model.keras")
+    model.set_weights(saved.get_weights())
+    for name in ("optimizer", "d_optimizer", "g_optimizer"):
+        new, old = getattr(model, name, None), getattr(saved, name, None)
+        if new is not None and old is not None:
+            for target, value in zip(new.variables, old.variables, strict=True):
+                target.assign(value)
+    print(f"[keras-gen] resuming the finished run at epoch {done}")
+    return {"epoch": done}
+
+
+def train(
+    config: Config, work_dir: str | Path | None = None, mode: str = "auto"
+) -> TrainResult:
     """Train the model a config describes, resuming an interrupted run.
 
     If the work directory holds a backup of an interrupted run (killed,
     preempted, crashed), training restarts from its last complete epoch with
-    the same weights, optimizer moments, noise state and data order.
+    the same weights, optimizer moments, noise state and data order. A
+    finished run is never overwritten silently (see `mode`).
 
     Args:
         config: a validated `Config`.
         work_dir: overrides `config.output.work_dir`.
+        mode: what to do with a finished run in the work dir: "auto" refuses
+            (`RunExistsError`), "resume" trains it further from its saved
+            model and optimizer state up to `train.epochs`, "fresh" moves it
+            aside (`<work_dir>.<date-time>`) and starts anew.
 
     Returns:
         A `TrainResult` naming every artefact written.
@@ -578,13 +647,16 @@ def train(config: Config, work_dir: str | Path | None = None) -> TrainResult:
     strategy = make_strategy(config.train.distribute)
     is_chief, task_id = task_info(strategy)
     work_dir = resolve_work_dir(config, work_dir)
+    resume_after = _prepare_work_dir(work_dir, mode, is_chief)
     work_dir.mkdir(parents=True, exist_ok=True)
     # One run per work dir: two trainings there would resume from each
     # other's backups and corrupt metrics.csv. Other workers of a
     # multi-worker run share the chief's work dir.
     lock = FolderLock(work_dir) if is_chief else contextlib.nullcontext()
     with lock:
-        return _train_in(config, work_dir, strategy, (is_chief, task_id), start)
+        return _train_in(
+            config, work_dir, strategy, (is_chief, task_id), start, resume_after
+        )
 
 
 def _train_in(
@@ -593,6 +665,7 @@ def _train_in(
     strategy: tf.distribute.Strategy,
     task: tuple[bool, int],
     start: float,
+    resume_after: int | None = None,
 ) -> TrainResult:
     """The run itself, inside the work dir's lock (see `train`)."""
     is_chief, task_id = task
@@ -624,6 +697,8 @@ def _train_in(
         )
         compile_model(model, config)
         record = restore_latest(model, backup_dir)
+        if record is None and resume_after is not None:
+            record = _continue_finished(model, work_dir, resume_after, config)
     initial_epoch = record["epoch"] if record else 0
     if record:
         say(f"[keras-gen] resuming from {backup_dir} at epoch {initial_epoch}")

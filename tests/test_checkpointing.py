@@ -146,3 +146,71 @@ def test_a_cut_csv_row_is_dropped_on_resume(tmp_path):
     path.write_text("epoch,loss,x\n0,1.0,2\n1,0.9,2\n2,0.")
     _truncate_metrics(path, 3)
     assert path.read_text() == "epoch,loss,x\n0,1.0,2\n1,0.9,2\n"
+
+
+def _quick_config(tmp_path, epochs):
+    from keras_gen.config import load_config
+
+    return load_config(
+        Path(__file__).parents[1] / "training/configs/smoke_gan.yaml",
+        [
+            f"train.epochs={epochs}",
+            "train.steps_per_epoch=2",
+            "output.tensorboard=false",
+            "output.verbose=0",
+            "output.export_dir=null",
+        ],
+    )
+
+
+def test_a_finished_run_is_never_clobbered(tmp_path, capsys):
+    from keras_gen.cli import main
+
+    work = tmp_path / "run"
+    config = str(Path(__file__).parents[1] / "training/configs/smoke_gan.yaml")
+    args = [
+        "train",
+        config,
+        "--work-dir",
+        str(work),
+        "--set",
+        "train.epochs=2",
+        "train.steps_per_epoch=2",
+        "output.tensorboard=false",
+        "output.verbose=0",
+        "output.export_dir=null",
+    ]
+    assert main(args) == 0
+    before = (work / "metrics.csv").read_text()
+    stamp = (work / "model.keras").stat().st_mtime_ns
+    capsys.readouterr()
+    # A plain rerun is refused, naming both ways on, and touches nothing.
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "finished run (2 epochs" in err and "--resume" in err and "--fresh" in err
+    assert (work / "metrics.csv").read_text() == before
+    assert (work / "model.keras").stat().st_mtime_ns == stamp
+    # --fresh moves it aside and trains anew.
+    assert main([*args, "--fresh"]) == 0
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith("run.")]
+    assert len(moved) == 1 and (moved[0] / "metrics.csv").read_text() == before
+    assert (work / "model.keras").is_file()
+
+
+def test_resume_trains_a_finished_run_further(tmp_path):
+    from keras_gen.trainer import train
+
+    work = tmp_path / "run"
+    first = train(_quick_config(tmp_path, 2), work_dir=work)
+    weights = [w.copy() for w in first.model.get_weights()]
+    with pytest.raises(ValueError, match="larger train.epochs"):
+        train(_quick_config(tmp_path, 2), work_dir=work, mode="resume")
+    more = train(_quick_config(tmp_path, 3), work_dir=work, mode="resume")
+    # One more epoch of 2 steps on top of the saved optimizer state.
+    assert int(more.model.g_optimizer.iterations) == 6
+    rows = (work / "metrics.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["0", "1", "2"]
+    moved = max(
+        float(np.max(np.abs(a - b))) for a, b in zip(weights, more.model.get_weights())
+    )
+    assert moved > 0
