@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from keras_gen.models.base import images_to_uint8, latents_from_seeds
-from keras_gen.utils.images import save_image_grid
+from keras_gen.utils.images import save_image_grid, tile_images
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -22,21 +22,32 @@ class SampleGrid(keras.callbacks.Callback):
         num_images: images in the grid.
         every: epochs between grids.
         scale: pixel repetition of the PNG (2 makes 64px rooms easier to see).
+        log_dir: if given, each grid is also written there as a TensorBoard
+            image summary (tag `samples`, step = epoch number).
 
     Example:
     >>> cb = SampleGrid("runs/demo/samples", num_images=16)
     >>> # model.fit(data, epochs=5, callbacks=[cb])
     """
 
-    def __init__(self, directory, num_images: int = 64, every: int = 1, scale: int = 1):
+    def __init__(
+        self,
+        directory,
+        num_images: int = 64,
+        every: int = 1,
+        scale: int = 1,
+        log_dir=None,
+    ):
         super().__init__()
         self.directory = Path(directory)
         self.num_images = num_images
         self.every = every
         self.scale = scale
+        self.log_dir = log_dir
+        self._writer = None
         self.paths: list[Path] = []
 
-    def _write(self, tag: str) -> Path:
+    def _write(self, tag: str) -> np.ndarray:
         z = latents_from_seeds(np.arange(self.num_images), self.model.latent_dim)
         labels = self.model.class_ids(None, self.num_images)
         if labels is not None:
@@ -46,16 +57,26 @@ class SampleGrid(keras.callbacks.Callback):
             labels = (np.arange(self.num_images) % columns) % self.model.num_classes
             z = [z, keras.ops.convert_to_tensor(labels, "int32")]
         images = self.model.decode_latents(z, training=False)
+        images = images_to_uint8(images, self.model.value_range)
         path = self.directory / f"samples_{tag}.png"
-        save_image_grid(
-            images_to_uint8(images, self.model.value_range), path, scale=self.scale
-        )
+        save_image_grid(images, path, scale=self.scale)
         self.paths.append(path)
-        return path
+        return images
+
+    def _summarise(self, images: np.ndarray, step: int) -> None:
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.log_dir))
+        with self._writer.as_default():
+            tf.summary.image("samples", tile_images(images)[None], step=step)
+        self._writer.flush()
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:
-            self._write(f"epoch_{epoch + 1:03d}")
+            images = self._write(f"epoch_{epoch + 1:03d}")
+            if self.log_dir is not None:
+                self._summarise(images, epoch + 1)
 
 
 class KeepCheckpoints(keras.callbacks.Callback):
@@ -255,3 +276,26 @@ class LatentDiagnostics(keras.callbacks.Callback):
             active_units(np.concatenate(means), self.threshold)
         )
         logs["kl_weight"] = float(self.model.kl_weight.numpy())
+
+
+def flat_hparams(config: dict, prefix: str = "") -> dict:
+    """A nested config as `{"train.batch_size": 64, ...}` of scalars only."""
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_hparams(value, f"{name}."))
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        elif value is not None:
+            flat[name] = str(value)
+    return flat
+
+
+def log_hparams(log_dir, config: dict) -> None:
+    """Write a run's settings to TensorBoard's HParams tab (one record)."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    with tf.summary.create_file_writer(str(log_dir)).as_default():
+        hp.hparams(flat_hparams(config))

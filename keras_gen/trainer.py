@@ -38,6 +38,7 @@ from keras_gen.callbacks import (
     LatentDiagnostics,
     ReconstructionGrid,
     SampleGrid,
+    log_hparams,
 )
 from keras_gen.checkpointing import (
     StopOnNonFinite,
@@ -744,7 +745,13 @@ def _train_in(
             callbacks.append(LatentDiagnostics(*_images_and_labels(fixed)))
     if is_chief:
         callbacks += [
-            SampleGrid(samples_dir, out.num_samples, out.sample_every, scale=2),
+            SampleGrid(
+                samples_dir,
+                out.num_samples,
+                out.sample_every,
+                scale=2,
+                log_dir=work_dir / "logs" / "samples" if out.tensorboard else None,
+            ),
             keras.callbacks.CSVLogger(str(metrics_csv), append=initial_epoch > 0),
             keras.callbacks.ModelCheckpoint(str(work_dir / "model.keras")),
         ]
@@ -764,6 +771,7 @@ def _train_in(
             )
         if out.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
+            log_hparams(work_dir / "logs" / "hparams", config.to_dict())
     # Last, so that an epoch's CSV row and grids are on disk before its
     # backup commits it; kept after fit until the model, plot and export are
     # written (a rerun of a run killed then goes straight to them).
