@@ -5,7 +5,7 @@ seeded random moments spread over its whole duration (start-up, fit,
 writing the model, plots and export) and resumed each time, until
 `--kills` kills have landed. After every kill the work dir must hold:
 
-- `metrics.csv` with each epoch at most once, consecutive from 0 (rows of
+- `metrics.csv` with each epoch at most once, consecutive from 1 (rows of
   epochs after the last backup are dropped on resume, never doubled);
 - a non-empty sample grid for every epoch that has a CSV row;
 
@@ -68,10 +68,10 @@ def check_invariants(work: Path) -> list[str]:
             rows = [r for r in csv.reader(f)][1:]
         epochs = [int(r[0]) for r in rows if r and r[0].isdigit()]
         # The row being written at the kill may be cut: resume drops it.
-        if epochs != list(range(len(epochs))):
+        if epochs != list(range(1, len(epochs) + 1)):
             problems.append(f"metrics.csv epochs {epochs}")
         for epoch in epochs[:-1]:
-            grid = work / "samples" / f"samples_epoch_{epoch + 1:03d}.png"
+            grid = work / "samples" / f"samples_epoch_{epoch:03d}.png"
             if not grid.is_file() or grid.stat().st_size == 0:
                 problems.append(f"missing or empty {grid.name}")
     return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import keras
@@ -276,6 +277,41 @@ class LatentDiagnostics(keras.callbacks.Callback):
             active_units(np.concatenate(means), self.threshold)
         )
         logs["kl_weight"] = float(self.model.kl_weight.numpy())
+
+
+class MetricsCSV(keras.callbacks.Callback):
+    """One row per epoch in a CSV: `epoch` counted from 1, as the sample grids
+    and checkpoints are, then the metrics that were logged.
+
+    Unlike `keras.callbacks.CSVLogger` it adds no `val_*` columns that stay
+    empty when there is no validation data. The file is opened, appended
+    and closed at every epoch, so a killed run leaves whole rows (a row cut
+    by the kill is dropped on resume). A resumed run keeps the header of
+    the file; a metric missing from an epoch is written `NA`.
+
+    Args:
+        path: the CSV file.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def _header(self, logs: dict) -> list[str]:
+        if self.path.is_file() and self.path.stat().st_size:
+            with self.path.open(newline="") as f:
+                return next(csv.reader(f))
+        header = ["epoch", *sorted(logs)]
+        with self.path.open("w", newline="") as f:
+            csv.writer(f).writerow(header)
+        return header
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in (logs or {}).items()}
+        header = self._header(logs)
+        row = [epoch + 1] + [logs.get(k, "NA") for k in header[1:]]
+        with self.path.open("a", newline="") as f:
+            csv.writer(f).writerow(row)
 
 
 def flat_hparams(config: dict, prefix: str = "") -> dict:

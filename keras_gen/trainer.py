@@ -36,6 +36,7 @@ from keras_gen.callbacks import (
     KeepCheckpoints,
     KLWarmup,
     LatentDiagnostics,
+    MetricsCSV,
     ReconstructionGrid,
     SampleGrid,
     log_hparams,
@@ -526,8 +527,9 @@ def _truncate_metrics(path: Path, epochs: int) -> None:
         # A row cut short by a kill has no newline or too few fields.
         return line.endswith("\n") and line.count(",") == fields
 
+    # Rows count epochs from 1: keep epochs 1..`epochs`.
     kept = [lines[0]] + [
-        ln for ln in lines[1:] if complete(ln) and int(ln.split(",", 1)[0]) < epochs
+        ln for ln in lines[1:] if complete(ln) and int(ln.split(",", 1)[0]) <= epochs
     ]
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text("".join(kept))
@@ -752,7 +754,7 @@ def _train_in(
                 scale=2,
                 log_dir=work_dir / "logs" / "samples" if out.tensorboard else None,
             ),
-            keras.callbacks.CSVLogger(str(metrics_csv), append=initial_epoch > 0),
+            MetricsCSV(metrics_csv),
             keras.callbacks.ModelCheckpoint(str(work_dir / "model.keras")),
         ]
         if out.checkpoint_every:

@@ -136,16 +136,16 @@ def test_a_failure_after_fit_loses_no_training(tmp_path, monkeypatch):
     assert result.export_path is not None and result.export_path.is_dir()
     assert not (work / "backup").exists()
     rows = (work / "metrics.csv").read_text().splitlines()
-    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1"]
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]
 
 
 def test_a_cut_csv_row_is_dropped_on_resume(tmp_path):
     from keras_gen.trainer import _truncate_metrics
 
     path = tmp_path / "metrics.csv"
-    path.write_text("epoch,loss,x\n0,1.0,2\n1,0.9,2\n2,0.")
+    path.write_text("epoch,loss,x\n1,1.0,2\n2,0.9,2\n3,0.")
     _truncate_metrics(path, 3)
-    assert path.read_text() == "epoch,loss,x\n0,1.0,2\n1,0.9,2\n"
+    assert path.read_text() == "epoch,loss,x\n1,1.0,2\n2,0.9,2\n"
 
 
 def _quick_config(tmp_path, epochs):
@@ -209,7 +209,7 @@ def test_resume_trains_a_finished_run_further(tmp_path):
     # One more epoch of 2 steps on top of the saved optimizer state.
     assert int(more.model.g_optimizer.iterations) == 6
     rows = (work / "metrics.csv").read_text().splitlines()[1:]
-    assert [r.split(",")[0] for r in rows] == ["0", "1", "2"]
+    assert [r.split(",")[0] for r in rows] == ["1", "2", "3"]
     moved = max(
         float(np.max(np.abs(a - b))) for a, b in zip(weights, more.model.get_weights())
     )

@@ -100,5 +100,5 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     epochs = [
         int(r["epoch"]) for r in csv.DictReader((killed_dir / "metrics.csv").open())
     ]
-    assert epochs == list(range(EPOCHS))
+    assert epochs == list(range(1, EPOCHS + 1))
     assert not (killed_dir / "backup").exists()
