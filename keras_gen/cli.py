@@ -24,12 +24,29 @@ import argparse
 import errno
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 #: Storage failures reported as one line (exit 2) rather than a traceback.
 STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM)
+
+
+def _one_line_warnings() -> None:
+    """keras-gen's own warnings as one readable line each on stderr.
+
+    Python's default format adds the module path and echoes the source line
+    that raised the warning; other libraries' warnings keep that format.
+    """
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not category.__module__.startswith("keras_gen"):
+            return default(message, category, filename, lineno, file, line)
+        print(f"keras-gen: warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
 
 
 def _quiet_tensorflow() -> None:
@@ -797,6 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
+    _one_line_warnings()
     args = build_parser().parse_args(argv)
     from keras_gen.checkpointing import NonFiniteLossError
     from keras_gen.config import ConfigError

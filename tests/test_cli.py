@@ -421,3 +421,23 @@ def test_ctrl_c_exits_130(monkeypatch, capsys):
     config = ROOT / "training/configs/smoke_gan.yaml"
     assert cli.main(["train", str(config)]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_our_warnings_are_one_line(tmp_path, capsys):
+    import warnings
+
+    from keras_gen.cli import _one_line_warnings
+    from keras_gen.data.folder import SkippedImagesWarning
+
+    saved = warnings.showwarning
+    try:
+        _one_line_warnings()
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn(
+                "3 of 10 image files were skipped", SkippedImagesWarning, stacklevel=1
+            )
+    finally:
+        warnings.showwarning = saved
+    err = capsys.readouterr().err
+    assert err == "keras-gen: warning: 3 of 10 image files were skipped\n"

@@ -100,7 +100,7 @@ _TF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"})
 _TF_BMP_MODES = frozenset({"L", "RGB", "RGBA"})
 # Bumped when the decoded pixels change, so file caches of older code are unused.
 _PIPELINE_VERSION = 1
-_MAX_LISTED = 5
+_MAX_LISTED = 3
 
 
 class SkippedImagesWarning(UserWarning):
@@ -398,7 +398,12 @@ def scan_image_folder(
         warnings.warn(
             f"{len(skipped)} of {len(candidates)} image files in {root!r} are "
             f"unreadable and were skipped (check={check!r}): "
-            + _describe(skipped, reasons),
+            + _describe(skipped, reasons)
+            + (
+                "; all of them: keras_gen.data.folder.scan_image_folder(path).reasons"
+                if len(skipped) > _MAX_LISTED
+                else ""
+            ),
             SkippedImagesWarning,
             stacklevel=2,
         )
