@@ -279,6 +279,32 @@ class LatentDiagnostics(keras.callbacks.Callback):
         logs["kl_weight"] = float(self.model.kl_weight.numpy())
 
 
+class LearningRates(keras.callbacks.Callback):
+    """Adds each optimizer's learning rate to the epoch's logs.
+
+    `learning_rate` for one optimizer, `d_learning_rate` and
+    `g_learning_rate` for a GAN's two, so that the CSV, the plot and
+    TensorBoard show them (a schedule's current value included). Place it
+    before the loggers.
+    """
+
+    NAMES = {
+        "optimizer": "learning_rate",
+        "d_optimizer": "d_learning_rate",
+        "g_optimizer": "g_learning_rate",
+    }
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for attribute, key in self.NAMES.items():
+            optimizer = getattr(self.model, attribute, None)
+            # A GAN compiles with optimizer=None: only its two are found.
+            rate = getattr(optimizer, "learning_rate", None)
+            if rate is not None:
+                logs[key] = float(np.asarray(keras.ops.convert_to_numpy(rate)))
+
+
 class MetricsCSV(keras.callbacks.Callback):
     """One row per epoch in a CSV: `epoch` counted from 1, as the sample grids
     and checkpoints are, then the metrics that were logged.

@@ -36,6 +36,7 @@ from keras_gen.callbacks import (
     KeepCheckpoints,
     KLWarmup,
     LatentDiagnostics,
+    LearningRates,
     MetricsCSV,
     ReconstructionGrid,
     SampleGrid,
@@ -731,7 +732,11 @@ def _train_in(
 
     out = config.output
     samples_dir = work_dir / "samples"
-    callbacks: list[keras.callbacks.Callback] = [_SqueezeLogs(), StopOnNonFinite()]
+    callbacks: list[keras.callbacks.Callback] = [
+        _SqueezeLogs(),
+        StopOnNonFinite(),
+        LearningRates(),
+    ]
     val_images = None
     if isinstance(model, VAE):
         val_images = validation_images(config, model.value_range)

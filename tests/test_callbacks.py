@@ -41,6 +41,10 @@ def test_tensorboard_has_sample_grids_and_hparams(tmp_path):
     assert (width, height) == (138, 138)
     hparams = summaries(tmp_path / "logs" / "hparams")
     assert "_hparams_/session_start_info" in hparams
+    # Both learning rates reach the CSV (and TensorBoard's scalars).
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"d_learning_rate", "g_learning_rate"} <= set(header)
+    assert "epoch_d_learning_rate" in summaries(tmp_path / "logs" / "train")
 
 
 def test_flat_hparams_keeps_scalars_only():
