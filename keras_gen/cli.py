@@ -85,6 +85,8 @@ def sample_images(
     path = Path(model_path)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")
+    if path.is_dir() and (path / "model.keras").is_file():
+        path = path / "model.keras"  # a run folder, as export and anomaly take
     seeds = np.arange(seed, seed + num, dtype=np.int64)
     if path.suffix == ".keras":
         from keras_gen.precision import load_model

@@ -441,3 +441,13 @@ def test_our_warnings_are_one_line(tmp_path, capsys):
         warnings.showwarning = saved
     err = capsys.readouterr().err
     assert err == "keras-gen: warning: 3 of 10 image files were skipped\n"
+
+
+def test_sample_takes_a_run_folder(trained):
+    from keras_gen.cli import sample_images
+
+    kind, tmp, _ = trained
+    run_dir = tmp / "runs" / f"smoke_{kind}"
+    from_folder = sample_images(run_dir, 3, seed=1)
+    from_file = sample_images(run_dir / "model.keras", 3, seed=1)
+    np.testing.assert_array_equal(from_folder, from_file)
