@@ -29,18 +29,9 @@ from pathlib import Path
 
 import keras
 
+from keras_gen.errors import NonFiniteLossError  # noqa: F401  (re-exported)
+
 _RECORD = re.compile(r"ckpt-(\d+)\.json$")
-
-
-class NonFiniteLossError(RuntimeError):
-    """A training metric became NaN or infinite."""
-
-    def __init__(self, metric: str, value: float, step: int, epoch: int):
-        self.metric, self.value, self.step, self.epoch = metric, value, step, epoch
-        super().__init__(
-            f"'{metric}' became {value} at step {step} (epoch {epoch + 1}); "
-            "training stopped before saving the diverged weights"
-        )
 
 
 def training_step(model: keras.Model) -> int | None:

@@ -124,11 +124,12 @@ def _class_ids(label: str | None, names: list[str], num: int) -> np.ndarray:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from keras_gen.config import load_config
+
+    # Every file is validated before the first one trains, and before
+    # TensorFlow is imported: a typo is answered at once.
+    configs = [load_config(path, args.set) for path in args.configs]
     from keras_gen.trainer import train
 
-    # Every file is validated before the first one trains: a typo in the
-    # second config should not surface after an hour of training.
-    configs = [load_config(path, args.set) for path in args.configs]
     for config in configs:
         work_dir = args.work_dir
         if work_dir and len(configs) > 1:
@@ -818,8 +819,8 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     _one_line_warnings()
     args = build_parser().parse_args(argv)
-    from keras_gen.checkpointing import NonFiniteLossError
     from keras_gen.config import ConfigError
+    from keras_gen.errors import NonFiniteLossError
     from keras_gen.utils.locks import LockedError
 
     try:

@@ -451,3 +451,21 @@ def test_sample_takes_a_run_folder(trained):
     from_folder = sample_images(run_dir, 3, seed=1)
     from_file = sample_images(run_dir / "model.keras", 3, seed=1)
     np.testing.assert_array_equal(from_folder, from_file)
+
+
+def test_a_config_typo_is_answered_without_importing_tensorflow(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  widht: 8\n")
+    script = (
+        "import sys\n"
+        "from keras_gen.cli import main\n"
+        f"code = main(['train', {str(bad)!r}])\n"
+        "print('RESULT', code, 'tensorflow' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert "RESULT 2 False" in proc.stdout, proc.stderr[-2000:]
+    # One line naming the key; none of TensorFlow's start-up chatter.
+    assert "model.widht" in proc.stderr
+    assert "oneDNN" not in proc.stderr and "absl" not in proc.stderr
