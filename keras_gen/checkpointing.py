@@ -30,6 +30,7 @@ from pathlib import Path
 import keras
 
 from keras_gen.errors import NonFiniteLossError  # noqa: F401  (re-exported)
+from keras_gen.utils.files import atomic_write_text
 
 _RECORD = re.compile(r"ckpt-(\d+)\.json$")
 
@@ -38,15 +39,6 @@ def training_step(model: keras.Model) -> int | None:
     """Optimizer steps taken so far (a GAN counts its generator's steps)."""
     optimizer = getattr(model, "g_optimizer", None) or getattr(model, "optimizer", None)
     return None if optimizer is None else int(optimizer.iterations.numpy())
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def list_backups(directory: str | Path) -> list[tuple[int, Path]]:
@@ -141,7 +133,7 @@ class TrainingBackup(keras.callbacks.Callback):
             "weights": weights.name,
         }
         # The record is the commit marker: without it the weights are ignored.
-        _atomic_write_text(self.directory / f"{name}.json", json.dumps(record))
+        atomic_write_text(self.directory / f"{name}.json", json.dumps(record))
         for _, old in list_backups(self.directory)[self.keep :]:
             old.unlink(missing_ok=True)
             old.with_suffix(".weights.h5").unlink(missing_ok=True)

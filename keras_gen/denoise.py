@@ -115,17 +115,9 @@ def denoise_array(model: Any, image: np.ndarray, batch_size: int = 64) -> np.nda
 
 def list_images(source: str | Path) -> list[Path]:
     """The image files of a folder (sorted, recursive) or the one file given."""
-    source = Path(source)
-    if source.is_file():
-        return [source]
-    if not source.is_dir():
-        raise FileNotFoundError(f"{source}: no such image or folder")
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(
-            f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
-        )
-    return files
+    from keras_gen.utils.files import list_files
+
+    return list_files(source, IMAGE_SUFFIXES, "image")
 
 
 def read_image(path: Path) -> np.ndarray:

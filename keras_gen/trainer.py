@@ -69,6 +69,7 @@ from keras_gen.models.gan.resnet import (
 from keras_gen.models.vae.networks import VAE_ARCHITECTURES
 from keras_gen.models.vae.vae import VAE
 from keras_gen.precision import dtype_policy, resolve_precision
+from keras_gen.utils.files import atomic_write_text
 from keras_gen.utils.images import plot_metrics, read_metrics_csv
 from keras_gen.utils.locks import FolderLock
 
@@ -532,9 +533,7 @@ def _truncate_metrics(path: Path, epochs: int) -> None:
     kept = [lines[0]] + [
         ln for ln in lines[1:] if complete(ln) and int(ln.split(",", 1)[0]) <= epochs
     ]
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text("".join(kept))
-    tmp.replace(path)
+    atomic_write_text(path, "".join(kept))
 
 
 class _SqueezeLogs(keras.callbacks.Callback):

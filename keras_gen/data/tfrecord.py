@@ -70,6 +70,7 @@ from keras_gen.data.pipeline import (
     keyed_cache_path,
     resize_and_center_crop,
 )
+from keras_gen.utils.files import atomic_write_text
 from keras_gen.utils.processes import pid_alive
 from keras_gen.utils.rgb import to_rgb
 
@@ -323,12 +324,7 @@ def _remove_own_temporaries(folder: str) -> None:
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
     """Write JSON to a temporary file and rename it: never a half index."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as file:
-        json.dump(data, file, indent=1)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1))
 
 
 def read_index(path: str | os.PathLike[str]) -> dict[str, Any]:

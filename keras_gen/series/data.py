@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_gen.utils.files import list_files
+
 #: NAB caps the probationary period at 15% of 5,000 rows (nab/util.py).
 NAB_PROBATION_CAP_ROWS = 5000
 
@@ -182,15 +184,7 @@ def read_series_csv(
 
 def list_series_files(path: str | Path) -> list[Path]:
     """The CSV files of a file or folder (recursively, sorted)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no series file or folder at {path}")
-    files = sorted(p for p in path.rglob("*.csv") if p.is_file())
-    if not files:
-        raise FileNotFoundError(f"no *.csv file under {path}")
-    return files
+    return list_files(path, (".csv",), "series")
 
 
 def training_length(

@@ -9,12 +9,13 @@ window, when windows are known), and `OUT/plots/<category>/<file>.png`.
 from __future__ import annotations
 
 import csv
-import os
+import io
 from pathlib import Path
 
 import numpy as np
 
 from keras_gen.series.detector import SeriesResult
+from keras_gen.utils.files import atomic_write_text
 
 
 def window_key(path: str | Path, root: str | Path) -> str:
@@ -36,12 +37,11 @@ def window_labels(timestamps: np.ndarray, windows) -> np.ndarray:
 
 def _atomic_write_rows(path: Path, header: list[str], rows) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    tmp.replace(path)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
 
 
 def write_results_csv(result: SeriesResult, path: Path, windows=None) -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -39,15 +38,14 @@ from keras_gen.series.detector import (
     score_series,
 )
 from keras_gen.series.results import plot_result, window_key, write_results_csv
+from keras_gen.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 
 def _write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, default=float) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=1, default=float) + "\n")
 
 
 def _load_windows(labels: str | Path | None) -> dict:

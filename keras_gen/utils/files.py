@@ -1,0 +1,49 @@
+"""Small file-system helpers shared by the writers and the readers.
+
+Example:
+>>> atomic_write_text(Path("/tmp/kg_example.txt"), "hello\\n")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`.
+
+    A reader (or a process killed half-way) never sees half a file. The
+    temporary is `<name>.tmp-<pid>`, a name the folder cleaners recognise.
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def list_files(path: str | Path, suffixes: Iterable[str], what: str) -> list[Path]:
+    """The one file given, or the files of a folder with these suffixes.
+
+    Recursive, sorted, suffixes compared case-insensitively.
+
+    Raises:
+        FileNotFoundError: no such file or folder, or no matching file in it
+            (the message names `what` is looked for).
+    """
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such {what} file or folder")
+    suffixes = tuple(s.lower() for s in suffixes)
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
+    if not files:
+        patterns = ", ".join(f"*{s}" for s in suffixes)
+        raise FileNotFoundError(f"{path}: no {patterns} file in this folder")
+    return files
