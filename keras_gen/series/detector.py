@@ -153,14 +153,24 @@ def causal_errors(
     """Raw error at rows [first, stop): the score of the window ending there.
 
     Other rows, and rows before the first full window, are NaN. Only rows
-    before `stop` are read. Windows are scored `SCORE_BATCH` at a time, so
-    memory does not grow with the series' length.
+    before `stop` are read.
     """
     stop = len(values) if stop is None else stop
     prepared = prepare_values(model, np.asarray(values)[:stop])
-    errors = np.full(len(values), np.nan)
+    return _window_errors(model, prepared, len(values), first)
+
+
+def _window_errors(
+    model: SeriesModel, prepared: np.ndarray, length: int, first: int = 0
+) -> np.ndarray:
+    """Errors `[length]` of the windows of `prepared` ending at rows >= `first`.
+
+    Windows are scored `SCORE_BATCH` at a time, so memory does not grow with
+    the series' length.
+    """
+    errors = np.full(length, np.nan)
     span = window_span(model.window, model.dilation)
-    if stop < span:
+    if len(prepared) < span:
         return errors
     windows = sliding_windows(prepared, model.window, dilation=model.dilation)
     for start in range(max(first - span + 1, 0), len(windows), SCORE_BATCH):
@@ -176,6 +186,14 @@ def calibrate_threshold(normal_scores: np.ndarray, fpr: float) -> float:
     if normal_scores.size == 0:
         raise ValueError("no normal scores to calibrate a threshold on")
     return float(np.quantile(normal_scores, 1.0 - fpr, method="higher")) + 1e-12
+
+
+def training_threshold(
+    scores: np.ndarray, warm_up: int, num_train: int, fpr: float
+) -> float | None:
+    """The score threshold at `fpr` on the training rows after the warm-up."""
+    normal = scores[warm_up:num_train]
+    return calibrate_threshold(normal, fpr) if normal.size else None
 
 
 def scoring_of(model: SeriesModel) -> SeriesScoreConfig:
@@ -214,15 +232,14 @@ def calibrate_model(model: SeriesModel, result: SeriesResult, fpr: float) -> Non
     `anomaly_score` signature compares with it); `model.scoring["threshold"]`
     on the streaming-score scale.
     """
-    cfg = scoring_of(model)
     first = window_span(model.window, model.dilation) - 1
     errors = result.errors[first : result.num_train]
     if errors.size:
         model.threshold.assign(calibrate_threshold(errors, fpr))
-    normal = result.scores[first + cfg.min_history : result.num_train]
-    if normal.size:
-        model.scoring["threshold"] = calibrate_threshold(normal, fpr)
-        result.threshold = model.scoring["threshold"]
+    warm_up = first + scoring_of(model).min_history
+    threshold = training_threshold(result.scores, warm_up, result.num_train, fpr)
+    if threshold is not None:
+        model.scoring["threshold"] = result.threshold = threshold
 
 
 def streaming_errors(
@@ -231,18 +248,19 @@ def streaming_errors(
     """Errors of every row, the model fine-tuned every `refit_every` rows.
 
     Each block of rows is scored before the model trains on it, so the
-    error at t never depends on a value after t.
+    error at t never depends on a value after t (the averaging over
+    `dilation` rows is causal too, so it is done once for the whole series).
     """
     if not cfg.refit_every:
         return causal_errors(model, values)
-    errors = causal_errors(model, values, 0, num_train)
+    prepared = prepare_values(model, values)
+    span = window_span(model.window, model.dilation)
+    errors = _window_errors(model, prepared[:num_train], len(values))
     for lo in range(num_train, len(values), cfg.refit_every):
         hi = min(lo + cfg.refit_every, len(values))
-        errors[lo:hi] = causal_errors(model, values, lo, hi)[lo:hi]
-        recent = prepare_values(model, values[max(hi - cfg.refit_rows, 0) : hi])
-        if hi < len(values) and len(recent) >= window_span(
-            model.window, model.dilation
-        ):
+        errors[lo:hi] = _window_errors(model, prepared[:hi], len(values), lo)[lo:hi]
+        recent = prepared[max(hi - cfg.refit_rows, 0) : hi]
+        if hi < len(values) and len(recent) >= span:
             data = window_dataset(
                 recent, model.window, cfg.batch_size, dilation=model.dilation
             )
@@ -285,7 +303,8 @@ def detect_series(
     errors = np.mean([m[1] for m in members], axis=0)
     scores = np.mean([m[2] for m in members], axis=0)
     result = SeriesResult(series, num_train, errors, scores, float("nan"))
-    first = window_span(cfg.model.window, dilation) - 1 + cfg.score.min_history
-    if num_train > first:
-        result.threshold = calibrate_threshold(scores[first:num_train], cfg.score.fpr)
+    warm_up = window_span(cfg.model.window, dilation) - 1 + cfg.score.min_history
+    threshold = training_threshold(scores, warm_up, num_train, cfg.score.fpr)
+    if threshold is not None:
+        result.threshold = threshold
     return result, [m[0] for m in members]
