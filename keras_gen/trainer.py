@@ -569,10 +569,7 @@ def finished_epochs(work_dir: Path) -> int | None:
     if not (work_dir / "model.keras").is_file() or list_backups(work_dir / "backup"):
         return None
     metrics = work_dir / "metrics.csv"
-    if not metrics.is_file():
-        return 0
-    rows = metrics.read_text().splitlines()[1:]
-    return sum(1 for row in rows if row.split(",", 1)[0].isdigit())
+    return len(read_metrics_csv(metrics).get("epoch", [])) if metrics.is_file() else 0
 
 
 def _prepare_work_dir(work_dir: Path, mode: str, is_chief: bool) -> int | None:
@@ -606,13 +603,9 @@ def _continue_finished(model, work_dir: Path, done: int, config: Config) -> dict
             f"{work_dir} has trained {done} epochs already: give a larger "
             f"train.epochs to --resume it (e.g. --set train.epochs={done + 5})"
         )
-    saved = keras.saving.load_model(work_dir / "model.keras")
-    model.set_weights(saved.get_weights())
-    for name in ("optimizer", "d_optimizer", "g_optimizer"):
-        new, old = getattr(model, name, None), getattr(saved, name, None)
-        if new is not None and old is not None:
-            for target, value in zip(new.variables, old.variables, strict=True):
-                target.assign(value)
+    # The .keras file holds the optimizers' and noise generators' states
+    # too, which load_weights restores as it does a backup's.
+    model.load_weights(work_dir / "model.keras")
     print(f"[keras-gen] resuming the finished run at epoch {done}")
     return {"epoch": done}
 
