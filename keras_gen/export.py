@@ -193,6 +193,13 @@ def models_config_text(export_dir: str | Path, base_path: str | None = None) -> 
     return "\n".join(lines) + "\n"
 
 
+def _chmod_as_created(path: str | Path, mode: int) -> None:
+    """The mode open()/mkdir() would have given: `mode` less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
+
+
 def write_models_config(export_dir: str | Path, base_path: str | None = None) -> Path:
     """(Re)write `<export_dir>/models.config` listing every model there.
 
@@ -214,9 +221,7 @@ def write_models_config(export_dir: str | Path, base_path: str | None = None) ->
         f.write(models_config_text(export_dir, base_path))
     # mkstemp creates the file 0600; a server running as another user must
     # read it, as it would a file written with open().
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    _chmod_as_created(tmp, 0o666)
     os.replace(tmp, path)
     return path
 
@@ -377,7 +382,7 @@ def checked_input(batch: tf.Tensor, max_batch: int) -> tf.Tensor:
     tf.debugging.assert_less_equal(
         tf.shape(batch, out_type=tf.int64)[0],
         tf.constant(max_batch, tf.int64),
-        message=f"at most {max_batch} inputs per request (export --max-batch)",
+        message=f"at most {max_batch} inputs per request (the export's max_batch)",
     )
     if batch.dtype.is_floating:
         batch = tf.debugging.assert_all_finite(batch, "inputs must be finite")
@@ -645,9 +650,7 @@ def _publish(write: Callable[[Path], None], model_dir: Path, path: Path, version
         write(tmp)
         # mkdtemp makes the folder private (0700); a server running as
         # another user must be able to read it, as with a plain mkdir.
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)
+        _chmod_as_created(tmp, 0o777)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".old-{version}-{pid}-", dir=model_dir))
             os.replace(path, old / "v")

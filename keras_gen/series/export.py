@@ -28,20 +28,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_gen.export import publish_version
+from keras_gen.export import checked_input, publish_version
 from keras_gen.models.series import SeriesModel
 
 METADATA_FILE = "keras_gen_series.json"
 MAX_BATCH = 4096
-
-
-def _checked(windows: tf.Tensor, max_batch: int) -> tf.Tensor:
-    tf.debugging.assert_less_equal(
-        tf.shape(windows)[0],
-        max_batch,
-        message=f"at most {max_batch} windows per request",
-    )
-    return tf.debugging.assert_all_finite(windows, "windows must be finite")
 
 
 def build_series_archive(
@@ -51,14 +42,14 @@ def build_series_archive(
     spec = [tf.TensorSpec([None, model.window, model.channels], tf.float32)]
 
     def anomaly_score(windows):
-        windows = _checked(windows, max_batch)
+        windows = checked_input(windows, max_batch)
         score = tf.cast(model.window_scores(windows), tf.float32)
         threshold = tf.fill(tf.shape(score), tf.cast(model.threshold, tf.float32))
         # NaN (not calibrated) compares False: nothing is flagged.
         return {"score": score, "threshold": threshold, "is_anomaly": score > threshold}
 
     def reconstruct(windows):
-        return {"reconstruction": model(_checked(windows, max_batch))}
+        return {"reconstruction": model(checked_input(windows, max_batch))}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
