@@ -45,10 +45,9 @@ def sidecar_path(model_path: str | Path) -> Path:
 def load_model(path: str | Path) -> Any:
     """A trained VAE from a run folder or `.keras` file."""
     from keras_gen.precision import load_model as load_keras
+    from keras_gen.utils.files import run_model_file
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.keras"
+    path = run_model_file(path)
     if path.suffix != ".keras" or not path.is_file():
         raise FileNotFoundError(f"{path}: expected a run folder or a .keras file")
     model = load_keras(path)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_gen.utils.files import run_model_file
+
 #: Storage failures reported as one line (exit 2) rather than a traceback.
 STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM)
 
@@ -85,8 +87,7 @@ def sample_images(
     path = Path(model_path)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")
-    if path.is_dir() and (path / "model.keras").is_file():
-        path = path / "model.keras"  # a run folder, as export and anomaly take
+    path = run_model_file(path)  # a run folder, as export and anomaly take
     seeds = np.arange(seed, seed + num, dtype=np.int64)
     if path.suffix == ".keras":
         from keras_gen.precision import load_model
@@ -206,8 +207,7 @@ def _sidecar_threshold(model: str) -> float | None:
     """The `keras-gen anomaly fit` threshold stored beside a .keras model."""
     from keras_gen.anomaly import read_sidecar, sidecar_path
 
-    path = Path(model)
-    path = path / "model.keras" if path.is_dir() else path
+    path = run_model_file(model)
     record = read_sidecar(path) if path.suffix == ".keras" else None
     if record is None:
         return None
@@ -265,8 +265,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     from keras_gen.denoise import list_images
 
     model = anomaly.load_model(args.model)
-    model_path = Path(args.model)
-    model_path = model_path / "model.keras" if model_path.is_dir() else model_path
+    model_path = run_model_file(args.model)
     size = anomaly.model_image_size(model)
     if args.anomaly_command == "fit":
         files = list_images(args.data)

@@ -87,6 +87,7 @@ from keras_gen.data.pipeline import MAX_PIXELS, limit_aspect
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
 from keras_gen.precision import float32_compute, load_model
+from keras_gen.utils.files import run_model_file
 from keras_gen.utils.locks import FolderLock
 from keras_gen.utils.names import check_name, is_valid_name
 from keras_gen.utils.processes import pid_alive
@@ -742,9 +743,7 @@ def load_for_export(source: str | Path) -> GenerativeModel:
     Returns:
         The loaded `GAN` or `VAE`.
     """
-    source = Path(source)
-    if source.is_dir():
-        source = source / "model.keras"
+    source = run_model_file(source)
     if source.suffix != ".keras" or not source.is_file():
         raise FileNotFoundError(
             f"{source}: expected a run folder with model.keras or a .keras file"

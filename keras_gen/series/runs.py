@@ -38,7 +38,7 @@ from keras_gen.series.detector import (
     score_series,
 )
 from keras_gen.series.results import plot_result, window_key, write_results_csv
-from keras_gen.utils.files import atomic_write_text
+from keras_gen.utils.files import atomic_write_text, run_model_file
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +175,7 @@ def train_series(cfg: SeriesConfig, work_dir: str | Path | None = None):
 
 def load_series_model(path: str | Path) -> SeriesModel:
     """A series model from a `.keras` file or a run folder holding `model.keras`."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.keras"
+    path = run_model_file(path)
     if not path.is_file():
         raise FileNotFoundError(f"no series model at {path}")
     import keras_gen.models  # noqa: F401  (registers the classes)

@@ -47,3 +47,13 @@ def list_files(path: str | Path, suffixes: Iterable[str], what: str) -> list[Pat
         patterns = ", ".join(f"*{s}" for s in suffixes)
         raise FileNotFoundError(f"{path}: no {patterns} file in this folder")
     return files
+
+
+def run_model_file(path: str | Path) -> Path:
+    """`<run folder>/model.keras` for a run folder; any other path as given.
+
+    Every command that takes a model accepts a run folder this way (a
+    SavedModel folder, which holds no model.keras, is left as it is).
+    """
+    path = Path(path)
+    return path / "model.keras" if (path / "model.keras").is_file() else path
