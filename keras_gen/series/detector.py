@@ -89,24 +89,19 @@ def build_series_model(
         cfg.window, channels, cfg.latent_dim, cfg.filters, variational=variational
     )
     decoder = build_series_decoder(cfg.window, channels, cfg.latent_dim, cfg.filters)
-    if variational:
-        return SeriesVAE(
-            encoder,
-            decoder,
-            beta=cfg.beta,
-            free_bits=cfg.free_bits,
-            score_steps=cfg.score_steps,
-            dilation=dilation,
-            scoring=scoring,
-            seed=cfg.seed,
-        )
-    return SeriesAutoencoder(
+    cls, extra = (
+        (SeriesVAE, {"beta": cfg.beta, "free_bits": cfg.free_bits})
+        if variational
+        else (SeriesAutoencoder, {})
+    )
+    return cls(
         encoder,
         decoder,
         score_steps=cfg.score_steps,
         dilation=dilation,
         scoring=scoring,
         seed=cfg.seed,
+        **extra,
     )
 
 
