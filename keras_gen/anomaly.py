@@ -44,15 +44,11 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 def load_model(path: str | Path) -> Any:
     """A trained VAE from a run folder or `.keras` file."""
-    from keras_gen.precision import load_model as load_keras
-    from keras_gen.utils.files import run_model_file
+    from keras_gen.inference import describe, load_keras
 
-    path = run_model_file(path)
-    if path.suffix != ".keras" or not path.is_file():
-        raise FileNotFoundError(f"{path}: expected a run folder or a .keras file")
     model = load_keras(path)
     if not hasattr(model, "negative_elbo"):
-        raise ValueError(f"{path} holds a {type(model).__name__}; a VAE is needed")
+        raise ValueError(f"{path} holds {describe(model)}; a VAE is needed")
     return model
 
 
@@ -144,31 +140,32 @@ def fit_threshold(normal_scores: np.ndarray, fpr: float) -> float:
     return float(np.sort(scores)[len(scores) - k - 1])
 
 
+def _labelled(normal: np.ndarray, anomalous: np.ndarray):
+    normal = np.asarray(normal, np.float64).ravel()
+    anomalous = np.asarray(anomalous, np.float64).ravel()
+    labels = np.r_[np.zeros(len(normal)), np.ones(len(anomalous))]
+    return labels, np.r_[normal, anomalous]
+
+
 def roc_curve(
     normal: np.ndarray, anomalous: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(false-positive rates, true-positive rates) over every threshold.
 
-    Positives are the anomalies; an image is flagged when its score exceeds
-    the threshold. Starts at (0, 0) and ends at (1, 1).
+    Positives are the anomalies (scikit-learn's `roc_curve`, every
+    threshold kept). Starts at (0, 0) and ends at (1, 1).
     """
-    normal = np.asarray(normal, np.float64)
-    anomalous = np.asarray(anomalous, np.float64)
-    thresholds = np.unique(np.concatenate([normal, anomalous]))[::-1]
-    fpr = [0.0] + [float(np.mean(normal >= t)) for t in thresholds]
-    tpr = [0.0] + [float(np.mean(anomalous >= t)) for t in thresholds]
-    return np.array(fpr), np.array(tpr)
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    fpr, tpr, _ = sk_roc_curve(*_labelled(normal, anomalous), drop_intermediate=False)
+    return fpr, tpr
 
 
 def roc_auc(normal: np.ndarray, anomalous: np.ndarray) -> float:
     """Area under the ROC curve = P(anomaly score > normal score), ties count 1/2."""
-    normal = np.asarray(normal, np.float64)
-    anomalous = np.asarray(anomalous, np.float64)
-    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
 
-    ranks = rankdata(np.concatenate([normal, anomalous]))
-    n, m = len(normal), len(anomalous)
-    return float((ranks[n:].sum() - m * (m + 1) / 2) / (n * m))
+    return float(roc_auc_score(*_labelled(normal, anomalous)))
 
 
 def tpr_at_fpr(normal: np.ndarray, anomalous: np.ndarray, fpr: float = 0.05) -> float:

@@ -12,6 +12,27 @@ from keras_gen.models.base import images_to_uint8, latents_from_seeds
 from keras_gen.utils.images import save_image_grid, tile_images
 
 
+def summarise_grid(writer, log_dir, tag: str, images: np.ndarray, step: int, **kw):
+    """Writes `images` tiled as one TensorBoard image; returns the (new) writer.
+
+    Args:
+        writer: the `tf.summary` writer of an earlier call, or None.
+        log_dir: folder of the event file (used when `writer` is None).
+        tag: the image's name in TensorBoard.
+        images: uint8 `[N, H, W, C]`.
+        step: the x axis (the epoch number).
+        **kw: passed to `tile_images` (e.g. `columns`).
+    """
+    import tensorflow as tf
+
+    if writer is None:
+        writer = tf.summary.create_file_writer(str(log_dir))
+    with writer.as_default():
+        tf.summary.image(tag, tile_images(images, **kw)[None], step=step)
+    writer.flush()
+    return writer
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Writes a PNG grid of images decoded from fixed latents every `every` epochs.
 
@@ -65,13 +86,9 @@ class SampleGrid(keras.callbacks.Callback):
         return images
 
     def _summarise(self, images: np.ndarray, step: int) -> None:
-        import tensorflow as tf
-
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.log_dir))
-        with self._writer.as_default():
-            tf.summary.image("samples", tile_images(images)[None], step=step)
-        self._writer.flush()
+        self._writer = summarise_grid(
+            self._writer, self.log_dir, "samples", images, step
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:
@@ -80,12 +97,13 @@ class SampleGrid(keras.callbacks.Callback):
                 self._summarise(images, epoch + 1)
 
 
-class KeepCheckpoints(keras.callbacks.Callback):
-    """Saves `epoch_NNN.keras` every `every` epochs and keeps them all.
+class KeepCheckpoints(keras.callbacks.ModelCheckpoint):
+    """`ModelCheckpoint` to `epoch_NNN.keras`, every `every` epochs, all kept.
 
-    `ModelCheckpoint` keeps one file; these let one run be evaluated at
-    several training budgets (the learning rate is constant, so the model
-    after epoch k is what a k-epoch run would have given).
+    One run can then be evaluated at several training budgets (the learning
+    rate is constant, so the model after epoch k is what a k-epoch run would
+    have given). Counted in epochs from the run's start, so a resumed run
+    saves at the same epochs as an uninterrupted one.
 
     Args:
         directory: folder of the files.
@@ -96,14 +114,13 @@ class KeepCheckpoints(keras.callbacks.Callback):
     """
 
     def __init__(self, directory, every: int):
-        super().__init__()
+        super().__init__(str(Path(directory) / "epoch_{epoch:03d}.keras"))
         self.directory = Path(directory)
         self.every = every
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self.model.save(self.directory / f"epoch_{epoch + 1:03d}.keras")
+            super().on_epoch_end(epoch, logs)
 
 
 class ReconstructionGrid(keras.callbacks.Callback):
@@ -141,6 +158,66 @@ class ReconstructionGrid(keras.callbacks.Callback):
         path = self.directory / f"reconstructions_epoch_{epoch + 1:03d}.png"
         save_image_grid(grid, path, columns=columns, scale=self.scale)
         self.paths.append(path)
+
+
+class DenoiseGrid(keras.callbacks.Callback):
+    """Writes noisy / denoised / clean rows of fixed images every `every` epochs.
+
+    The noise is drawn once (seeded), so successive grids differ only by the
+    model: the denoiser's progress at one noise level a person can judge.
+
+    Args:
+        images: clean images in [0, 1], `[N, H, W, C]` (up to 8 are shown).
+        sigma: standard deviation of the Gaussian noise added to them.
+        directory: where `denoised_epoch_NNN.png` files go.
+        every: epochs between grids.
+        scale: pixel repetition of the PNG.
+        log_dir: if given, each grid is also a TensorBoard image (`denoised`).
+        seed: seed of the noise.
+
+    Example:
+    >>> cb = DenoiseGrid(np.random.rand(8, 32, 32, 3), 0.1, "runs/dae/samples")
+    """
+
+    def __init__(
+        self,
+        images,
+        sigma: float,
+        directory=".",
+        every=1,
+        scale=1,
+        log_dir=None,
+        seed=0,
+    ):
+        super().__init__()
+        self.clean = np.asarray(images, dtype=np.float32)[:8]
+        noise = np.random.default_rng(seed).normal(0.0, sigma, self.clean.shape)
+        self.noisy = np.clip(self.clean + noise, 0.0, 1.0).astype(np.float32)
+        self.directory = Path(directory)
+        self.every = every
+        self.scale = scale
+        self.log_dir = log_dir
+        self._writer = None
+        self.paths: list[Path] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        denoised = np.asarray(self.model.denoise(self.noisy))
+        rows = np.concatenate([self.noisy, denoised, self.clean])
+        grid = images_to_uint8(rows, (0.0, 1.0))
+        path = self.directory / f"denoised_epoch_{epoch + 1:03d}.png"
+        save_image_grid(grid, path, columns=len(self.clean), scale=self.scale)
+        self.paths.append(path)
+        if self.log_dir is not None:
+            self._writer = summarise_grid(
+                self._writer,
+                self.log_dir,
+                "denoised",
+                grid,
+                epoch + 1,
+                columns=len(self.clean),
+            )
 
 
 class KLWarmup(keras.callbacks.Callback):

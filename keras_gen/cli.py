@@ -6,16 +6,19 @@
     keras-gen evaluate MODEL --data rooms|FOLDER [--metrics fid,kid,swd,pr] [--num N]
     keras-gen data convert|import-lsun|preview ...
     keras-gen export RUN_DIR|MODEL.keras --name NAME [--version V]
-    keras-gen denoise MODEL.keras IN_DIR|IMAGE --out OUT_DIR [--add-noise 0.1]
+    keras-gen denoise MODEL IN_DIR|IMAGE --out OUT_DIR [--add-noise 0.1]
     keras-gen anomaly fit MODEL --data NORMAL_VAL [--fpr 0.05] [--score nelbo]
-    keras-gen anomaly score MODEL DATA --out scores.csv [--normal CLASS]
-    keras-gen data convert SRC --out DIR [--shards N] [--size S]
+    keras-gen anomaly score MODEL --data DIR --out scores.csv [--normal CLASS]
+    keras-gen data convert SRC --out DIR [--shards N] [--image-size S]
     keras-gen data import-lsun PATH_TO_lmdb --out DIR [--to tfrecord|folder]
     keras-gen data preview SPEC|CONFIG.yaml --out grid.png
     keras-gen series train|detect|score|evaluate ...   (time series anomalies)
 
-MODEL is a `.keras` file, a SavedModel version folder, or a model folder of
-`saved_models/` (its highest version is used).
+MODEL is a run folder (its model.keras), a `.keras` file, a SavedModel
+version folder, or a model folder of `saved_models/` (its highest version);
+`anomaly` needs the trained model (run folder or `.keras`).
+Every command takes -q (warnings only) and -v (debug, TensorFlow's own lines).
+Exit codes: 0 ok, 2 usage/config/data error, 3 training diverged, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_gen.inference import (
+    class_ids,
+    load_generator,
+    resolve_model_path,
+)
+from keras_gen.utils.console import log, native_chatter_filtered, setup_logging
 from keras_gen.utils.files import run_model_file
 
 #: Storage failures reported as one line (exit 2) rather than a traceback.
@@ -51,31 +60,6 @@ def _one_line_warnings() -> None:
     warnings.showwarning = show
 
 
-def _quiet_tensorflow() -> None:
-    # TF's C++ start-up chatter (oneDNN, CPU features) hides the useful output.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def resolve_saved_model(path: Path) -> Path:
-    """A SavedModel folder: `path` itself, or its highest integer version."""
-    if (path / "saved_model.pb").is_file():
-        return path
-    versions = sorted(
-        (
-            p
-            for p in path.iterdir()
-            if p.name.isdigit() and (p / "saved_model.pb").is_file()
-        ),
-        key=lambda p: int(p.name),
-    )
-    if not versions:
-        raise FileNotFoundError(
-            f"{path}: not a .keras file, a SavedModel folder (saved_model.pb) "
-            "or a model folder with integer versions"
-        )
-    return versions[-1]
-
-
 def sample_images(
     model_path: str | Path, num: int, seed: int = 0, label: str | None = None
 ) -> np.ndarray:
@@ -84,15 +68,10 @@ def sample_images(
     `label` (a class name or id) picks the class of a conditional model; without
     it a conditional model cycles through its classes.
     """
-    path = Path(model_path)
-    if not path.exists():
-        raise FileNotFoundError(f"model not found: {path}")
-    path = run_model_file(path)  # a run folder, as export and anomaly take
+    path = resolve_model_path(model_path)
     seeds = np.arange(seed, seed + num, dtype=np.int64)
     if path.suffix == ".keras":
-        from keras_gen.precision import load_model
-
-        model = load_model(path)
+        model = load_generator(path)
         if label is not None and not model.num_classes:
             raise ValueError(f"--label {label!r}: {path} is not a conditional model")
         return model.generate_uint8(num, seed=seed, labels=label)
@@ -100,27 +79,22 @@ def sample_images(
 
     from keras_gen.export import read_class_names
 
-    saved = resolve_saved_model(path)
-    signature = tf.saved_model.load(str(saved)).signatures["generate"]
+    saved = path
+    signatures = tf.saved_model.load(str(saved)).signatures
+    if "generate" not in signatures:
+        raise ValueError(
+            f"{saved}: a SavedModel without a 'generate' signature "
+            f"(it has: {', '.join(sorted(signatures))}); it does not generate images"
+        )
+    signature = signatures["generate"]
     inputs = {"seed": tf.constant(seeds)}
     if "label" in signature.structured_input_signature[1]:
         names = read_class_names(saved)
-        ids = _class_ids(label, names, num)
+        ids = class_ids(label, names, num)
         inputs["label"] = tf.constant(ids, tf.int64)
     elif label is not None:
         raise ValueError(f"--label {label!r}: {saved} is not a conditional model")
     return signature(**inputs)["images"].numpy()
-
-
-def _class_ids(label: str | None, names: list[str], num: int) -> np.ndarray:
-    """Class ids for a SavedModel's `label` input (cycling when `label` is None)."""
-    if label is None:
-        return np.arange(num) % len(names)
-    if label in names:
-        return np.full(num, names.index(label))
-    if label.isdigit() and int(label) < len(names):
-        return np.full(num, int(label))
-    raise ValueError(f"unknown class {label!r}; classes: {', '.join(names)}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -149,7 +123,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             f"--seeds must be comma-separated integers, got {args.seeds!r}"
         ) from None
     out = interpolate(args.model, args.out, seeds, steps=args.steps, label=args.label)
-    print(f"[keras-gen] wrote interpolation through seeds {seeds} to {out}")
+    log.info(f"wrote interpolation through seeds {seeds} to {out}")
     return 0
 
 
@@ -169,7 +143,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         from keras_gen.utils.images import save_image_grid
 
         save_image_grid(images, out)
-    print(f"[keras-gen] wrote {len(images)} images {images.shape[1:]} to {out}")
+    log.info(f"wrote {len(images)} images {images.shape[1:]} to {out}")
     return 0
 
 
@@ -194,10 +168,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     )
     signatures = sorted(tf.saved_model.load(str(path)).signatures)
     models = list_models(args.export_dir)
-    print(f"[keras-gen] SavedModel:    {path}")
-    print(f"[keras-gen] signatures:    {', '.join(signatures)}")
-    print(
-        f"[keras-gen] models.config: {Path(args.export_dir) / MODELS_CONFIG} "
+    log.info(f"SavedModel:    {path}")
+    log.info(f"signatures:    {', '.join(signatures)}")
+    log.info(
+        f"models.config: {Path(args.export_dir) / MODELS_CONFIG} "
         f"({len(models)} model{'s' * (len(models) != 1)}: {', '.join(models)})"
     )
     return 0
@@ -214,13 +188,13 @@ def _sidecar_threshold(model: str) -> float | None:
     if record["score"] != "nelbo":
         # The exported anomaly_score signature computes the negative ELBO; a
         # threshold of another score would be meaningless there.
-        print(
-            f"[keras-gen] {sidecar_path(path)}: threshold is for score "
+        log.warning(
+            f"{sidecar_path(path)}: threshold is for score "
             f"{record['score']!r}, the export scores 'nelbo'; not exported"
         )
         return None
-    print(
-        f"[keras-gen] anomaly threshold {record['threshold']:.6g} "
+    log.info(
+        f"anomaly threshold {record['threshold']:.6g} "
         f"(fpr {record['fpr']}) from {sidecar_path(path)}"
     )
     return float(record["threshold"])
@@ -239,12 +213,12 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         seed=args.seed,
         force=args.force,
     )
-    print(f"[keras-gen] denoised {len(records)} image(s) into {args.out}")
+    log.info(f"denoised {len(records)} image(s) into {args.out}")
     if args.add_noise is not None:
         noisy = np.mean([r["psnr_noisy"] for r in records])
         clean = np.mean([r["psnr_denoised"] for r in records])
-        print(
-            f"[keras-gen] sigma {args.add_noise}: PSNR noisy {noisy:.2f} dB -> "
+        log.info(
+            f"sigma {args.add_noise}: PSNR noisy {noisy:.2f} dB -> "
             f"denoised {clean:.2f} dB (noisy | denoised | clean: *_triplet.png)"
         )
     return 0
@@ -281,15 +255,18 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
             args.fpr,
             {"data": str(args.data), "images": len(files), "achieved_fpr": achieved},
         )
-        print(
-            f"[keras-gen] threshold {threshold:.6g} on score {args.score!r}: "
+        log.info(
+            f"threshold {threshold:.6g} on score {args.score!r}: "
             f"{achieved:.2%} of {len(files)} normal images above it "
             f"(requested {args.fpr:.2%})"
         )
-        print(f"[keras-gen] wrote {path}")
+        log.info(f"wrote {path}")
         return 0
     import csv
 
+    if bool(args.data) == bool(args.data_positional):
+        raise ValueError("anomaly score: give the images once, as --data DIR")
+    args.data = args.data or args.data_positional
     record = anomaly.read_sidecar(model_path)
     files = list_images(args.data)
     groups = _groups(files, Path(args.data))
@@ -311,17 +288,17 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
             if flagged is not None:
                 row.append(int(flagged[i]))
             writer.writerow(row)
-    print(f"[keras-gen] wrote {len(files)} scores to {out}")
+    log.info(f"wrote {len(files)} scores to {out}")
     names = sorted(set(groups))
     by_group = {g or "(top)": scores[key][[x == g for x in groups]] for g in names}
     threshold = record["threshold"] if flagged is not None else None
     hist = anomaly.plot_histogram(
         by_group, out.with_suffix(".hist.png"), threshold, f"score: {key}"
     )
-    print(f"[keras-gen] wrote {hist}")
+    log.info(f"wrote {hist}")
     if flagged is not None:
         for g, sel in by_group.items():
-            print(f"[keras-gen]   {g}: {np.mean(sel > threshold):.1%} flagged")
+            log.info(f"  {g}: {np.mean(sel > threshold):.1%} flagged")
     if args.normal:
         if args.normal not in names:
             raise ValueError(
@@ -336,12 +313,12 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
             normal, others, out.with_suffix(".roc.png"), f"score: {key}"
         )
         for g, v in others.items():
-            print(
-                f"[keras-gen]   {g} vs {args.normal}: ROC-AUC "
+            log.info(
+                f"  {g} vs {args.normal}: ROC-AUC "
                 f"{anomaly.roc_auc(normal, v):.3f}, TPR at 5% FPR "
                 f"{anomaly.tpr_at_fpr(normal, v, 0.05):.3f}"
             )
-        print(f"[keras-gen] wrote {roc}")
+        log.info(f"wrote {roc}")
     return 0
 
 
@@ -381,12 +358,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
     elif args.model:
-        out = Path(args.model).with_name(Path(args.model).stem + "_eval.json")
+        model_path = run_model_file(args.model)
+        out = model_path.with_name(model_path.stem + "_eval.json")
     else:
         out = Path("real_vs_real_eval.json")
     write_json(result, out)
     print(format_table(result))
-    print(f"[keras-gen] wrote {out}")
+    log.info(f"wrote {out}")
     return 0
 
 
@@ -436,12 +414,12 @@ def cmd_data(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
         )
     shards = f", {result['num_shards']} shards" if "num_shards" in result else ""
-    print(
-        f"[keras-gen] wrote {result['count']} images to {args.out}{shards}; "
+    log.info(
+        f"wrote {result['count']} images to {args.out}{shards}; "
         f"skipped {result['skipped']} unreadable"
     )
     for example in result.get("skipped_examples", []):
-        print(f"[keras-gen]   skipped {example}")
+        log.info(f"  skipped {example}")
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "shards"}))
     return 0
@@ -479,18 +457,37 @@ def _data_preview(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_image_grid(images.numpy(), out)
-    print(
-        f"[keras-gen] wrote a grid of {len(images)} images {images.shape[1:]} to {out}"
-    )
+    log.info(f"wrote a grid of {len(images)} images {images.shape[1:]} to {out}")
     return 0
 
 
 class _Parser(argparse.ArgumentParser):
-    """Every (sub)command's --help shows the defaults."""
+    """Every (sub)command's --help shows the defaults and takes -q / -v."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
+        # SUPPRESS: a subcommand without the flag keeps the top level's value,
+        # so `keras-gen -v train ...` and `keras-gen train ... -v` both work.
+        group = self.add_mutually_exclusive_group()
+        group.add_argument(
+            "-q",
+            "--quiet",
+            dest="verbosity",
+            action="store_const",
+            const=-1,
+            default=argparse.SUPPRESS,
+            help="only warnings and errors",
+        )
+        group.add_argument(
+            "-v",
+            "--verbose",
+            dest="verbosity",
+            action="store_const",
+            const=1,
+            default=argparse.SUPPRESS,
+            help="debug messages, and TensorFlow's own log lines",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -502,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"keras-gen {__version__}"
     )
+    parser.set_defaults(verbosity=0)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train from YAML config(s) with model.fit")
@@ -535,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train, mode="auto")
 
     p = sub.add_parser("sample", help="draw images from a trained or exported model")
-    p.add_argument("model", help=".keras file or SavedModel folder")
+    p.add_argument("model", help="run folder, .keras file or SavedModel")
     p.add_argument("--num", type=int, default=64, help="number of images")
     p.add_argument("--out", required=True, help="FILE.png (grid) or FILE.npz (arrays)")
     p.add_argument(
@@ -549,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("interpolate", help="latent interpolation grid or animation")
-    p.add_argument("model", help=".keras file or SavedModel folder")
+    p.add_argument("model", help="run folder, .keras file or SavedModel")
     p.add_argument(
         "--out", required=True, help="FILE.png (grid) or FILE.gif (animation)"
     )
@@ -608,7 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="denoise images of any size (a fully convolutional DAE in one pass, "
         "a fixed-size VAE on overlapping tiles)",
     )
-    p.add_argument("model", help="a denoising model .keras file")
+    p.add_argument(
+        "model", help="denoising model: run folder, .keras file or SavedModel"
+    )
     p.add_argument("input", help="an image file or a folder of images")
     p.add_argument("--out", required=True, help="output folder (PNG per input)")
     p.add_argument(
@@ -643,7 +643,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_anomaly)
     q = anomaly_sub.add_parser("score", help="score images, write CSV and plots")
     q.add_argument("model", help="run folder or .keras VAE")
-    q.add_argument("data", help="image or folder (sub-folders are groups)")
+    q.add_argument(
+        "data_positional",
+        nargs="?",
+        metavar="DATA",
+        help="same as --data (kept for older scripts)",
+    )
+    q.add_argument("--data", help="image or folder (sub-folders are groups)")
     q.add_argument("--out", required=True, help="CSV file (plots beside it)")
     q.add_argument(
         "--scores",
@@ -664,7 +670,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "model",
         nargs="?",
-        help=".keras file (omit with --real-vs-real --image-size for the floor only)",
+        help="run folder, .keras file or SavedModel (omit with --real-vs-real "
+        "--image-size for the floor only)",
     )
     p.add_argument(
         "--data",
@@ -737,7 +744,11 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--out", required=True, help="output folder")
         q.add_argument("--shards", type=int, help="number of TFRecord shards")
         q.add_argument(
-            "--size", type=int, help="store images resized and centre-cropped to SxS"
+            "--image-size",
+            "--size",
+            dest="size",
+            type=int,
+            help="store images resized and centre-cropped to SxS",
         )
         q.add_argument(
             "--format",
@@ -794,7 +805,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--out", required=True, help="PNG file")
     q.add_argument("--num", type=int, default=64, help="images (default 64)")
-    q.add_argument("--size", type=int, default=64, help="image side without a config")
+    q.add_argument(
+        "--image-size",
+        "--size",
+        dest="size",
+        type=int,
+        default=64,
+        help="image side without a config",
+    )
     q.add_argument("--seed", type=int, default=0, help="shuffle and flip seed")
     q.add_argument(
         "--set",
@@ -815,9 +833,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet_tensorflow()
     _one_line_warnings()
     args = build_parser().parse_args(argv)
+    setup_logging(args.verbosity)
+    verbose = args.verbosity > 0
+    # Before TensorFlow is imported, which reads it once.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
+    with native_chatter_filtered(enabled=not verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """`args.func(args)`, with its errors as one line and an exit code."""
     from keras_gen.config import ConfigError
     from keras_gen.errors import NonFiniteLossError
     from keras_gen.utils.locks import LockedError

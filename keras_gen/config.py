@@ -40,6 +40,9 @@ Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 MAX_LATENT_DIM = 16_384
 MAX_WIDTH = 2_048
 MAX_NUM_SAMPLES = 4_096
+#: What `type: dae` trains against unless `model.denoising` says otherwise:
+#: one blind model for the noise levels users meet.
+DAE_DEFAULT_NOISE = {"noise": "gaussian", "sigma": [0.02, 0.25]}
 
 
 class ConfigError(ValueError):
@@ -106,9 +109,16 @@ class ModelConfig:
     that many nats. `denoising` trains on corrupted inputs with clean
     targets: a mapping with `noise` (gaussian, salt_pepper, mask), `sigma`
     (a number or [lo, hi]), `amount` and `mask_size`.
+
+    DAE (`type: dae`, a fully convolutional denoising autoencoder that
+    denoises images of any size): `width` filters, `depth` inner
+    convolutions, `downsample` (a strided half-resolution middle instead of
+    full resolution throughout), `residual` (predict the noise), `denoising`
+    (default: blind Gaussian noise, sigma drawn in [0.02, 0.25] per image).
+    `image_size` is the side of the training crops only.
     """
 
-    type: Literal["gan", "vae"] = "gan"
+    type: Literal["gan", "vae", "dae"] = "gan"
     architecture: Literal["dcgan", "resnet", "conv", "residual"] = "dcgan"
     image_size: Literal[32, 64, 128] = 64
     latent_dim: int = 100
@@ -141,9 +151,15 @@ class ModelConfig:
     kl_cycle_steps: int = 1000
     kl_cycle_ratio: float = 0.5
     denoising: dict | None = None
+    # DAE
+    depth: int = 4
+    downsample: bool = False
+    residual: bool = True
 
     def validate(self, where: str) -> None:
-        _positive(self, where, "latent_dim", "width", "n_critic")
+        _positive(self, where, "latent_dim", "width", "n_critic", "depth")
+        if self.type == "dae" and self.denoising is None:
+            self.denoising = dict(DAE_DEFAULT_NOISE)
         _at_most(self, where, latent_dim=MAX_LATENT_DIM, width=MAX_WIDTH)
         if self.type == "vae" and self.architecture == "dcgan":
             # "dcgan" is just the GAN default; the VAE's is "conv".

@@ -29,24 +29,25 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 def load_denoiser(path: str | Path, force: bool = False) -> Any:
-    """A `.keras` model trained to denoise (a DAE, or a VAE with `denoising`).
+    """A model trained to denoise: a DAE, or a VAE trained with `denoising`.
 
     Args:
-        path: the `.keras` file.
+        path: a run folder, `.keras` file or SavedModel (with a `denoise`
+            signature).
         force: also accept a VAE trained without `denoising` (its
             reconstructions blur; measured here, 20.36 dB -> 12.01 dB).
 
     Raises:
         ValueError: the model cannot denoise, or was not trained to.
     """
-    from keras_gen.precision import load_model
+    from keras_gen.inference import describe, load_keras, resolve_model_path
 
-    path = Path(path)
-    if not path.is_file() or path.suffix != ".keras":
-        raise FileNotFoundError(f"{path}: expected a trained model .keras file")
-    model = load_model(path)
+    path = resolve_model_path(path)
+    if path.suffix != ".keras":
+        return SavedDenoiser(path)
+    model = load_keras(path)
     if not hasattr(model, "reconstruct"):
-        raise ValueError(f"{path}: {type(model).__name__} cannot denoise")
+        raise ValueError(f"{path} holds {describe(model)}; it cannot denoise")
     from keras_gen.models import VAE
 
     if isinstance(model, VAE) and model.denoising is None and not force:
@@ -59,8 +60,48 @@ def load_denoiser(path: str | Path, force: bool = False) -> Any:
     return model
 
 
+class SavedDenoiser:
+    """The `denoise` signature of an exported model, used like a Keras denoiser.
+
+    Args:
+        path: a SavedModel version folder.
+
+    Example:
+    >>> model = SavedDenoiser("saved_models/denoiser/1")  # doctest: +SKIP
+    >>> model.denoise(np.zeros((1, 48, 40, 3), np.float32)).shape  # doctest: +SKIP
+    (1, 48, 40, 3)
+    """
+
+    def __init__(self, path: str | Path):
+        import tensorflow as tf
+
+        self._loaded = tf.saved_model.load(str(path))  # owns the variables
+        signatures = self._loaded.signatures
+        if "denoise" not in signatures:
+            raise ValueError(
+                f"{path}: a SavedModel without a 'denoise' signature (it has: "
+                f"{', '.join(sorted(signatures))}); export a model trained to denoise"
+            )
+        self._fn = signatures["denoise"]
+        # A VAE's signatures work at its training side (tiles of that side
+        # pass unresized); a DAE's at any size.
+        self.side = None
+        if "generate" in signatures:
+            seed = tf.constant([0], tf.int64)
+            self.side = int(signatures["generate"](seed=seed)["images"].shape[1])
+
+    def denoise(self, batch: np.ndarray) -> np.ndarray:
+        """Float images in [0, 1] -> denoised float images (via uint8, as served)."""
+        import tensorflow as tf
+
+        images = tf.constant(_to_uint8(np.asarray(batch)))
+        return self._fn(images=images)["images"].numpy().astype(np.float32) / 255.0
+
+
 def fixed_input_side(model: Any) -> int | None:
     """The square input side the model needs, or None when any size works."""
+    if isinstance(model, SavedDenoiser):
+        return model.side
     net = getattr(model, "encoder", None) or getattr(model, "network", None)
     height = net.inputs[0].shape[1] if net is not None else None
     return None if height is None else int(height)
@@ -144,7 +185,7 @@ def denoise_files(
     """Denoise every image of `source` into `out_dir` (PNG, same stem).
 
     Args:
-        model_path: a `.keras` denoising model.
+        model_path: a denoising model: run folder, `.keras` or SavedModel.
         source: an image file or a folder of images.
         out_dir: output folder, created if needed.
         add_noise: if given, the inputs are clean references: Gaussian noise

@@ -47,6 +47,12 @@ VAE (decoder for the generating signatures, encoder for the others):
   `is_anomaly` bool `[None]` (`score > threshold`) only when a threshold was
   given at export.
 
+DAE (`type: dae`, a fully convolutional denoising autoencoder):
+
+- `serving_default` and `denoise`: `images` uint8 `[None, H, W, 3]` of any
+  size (up to the pixel limit) -> `images` uint8 of the same size, denoised
+  in one pass (odd sides are padded by mirroring and cropped back).
+
 Every signature computes in float32, also for a model trained with mixed
 precision (its float32 weights are used as they are): a bfloat16 graph runs
 slowly, or not at all, on a CPU without bfloat16 instructions
@@ -86,8 +92,7 @@ import tensorflow as tf
 from keras_gen.data.pipeline import MAX_PIXELS, limit_aspect
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
-from keras_gen.precision import float32_compute, load_model
-from keras_gen.utils.files import run_model_file
+from keras_gen.precision import float32_compute
 from keras_gen.utils.locks import FolderLock
 from keras_gen.utils.names import check_name, is_valid_name
 from keras_gen.utils.processes import pid_alive
@@ -106,6 +111,7 @@ VAE_SIGNATURES = (
     "reconstruct",
     "anomaly_score",
 )
+DAE_SIGNATURES = ("serving_default", "denoise")
 # Kept for callers of the first version of this module.
 SIGNATURES = GAN_SIGNATURES
 #: assets.extra/ file with the sha256 of the exported model's weights.
@@ -345,6 +351,51 @@ def _is_vae(model: Any) -> bool:
     return hasattr(model, "encoder") and hasattr(model, "decoder")
 
 
+def _is_dae(model: Any) -> bool:
+    return hasattr(model, "network") and hasattr(model, "denoise")
+
+
+def _denoiser_archive(
+    model: Any, keep_precision: bool, max_batch: int
+) -> keras.export.ExportArchive:
+    """The archive of a `DenoisingAutoencoder`: `denoise` at any image size."""
+    spec = tf.TensorSpec((None, None, None, None), tf.uint8, name="images")
+
+    def denoise(images):
+        images = tf.ensure_shape(checked_input(images, max_batch), (None,) * 4)
+        shape = tf.shape(images)
+        checks = [
+            tf.debugging.assert_equal(
+                shape[3], 3, message="images must be uint8 RGB [batch, h, w, 3]"
+            ),
+            tf.debugging.assert_less_equal(
+                tf.cast(shape[1], tf.int64) * tf.cast(shape[2], tf.int64),
+                tf.constant(MAX_PIXELS, tf.int64),
+                message=f"images over {MAX_PIXELS:,} pixels are refused",
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            x = tf.cast(images, tf.float32) / 255.0
+        # Even sides for the strided variant; mirrored, as keras_gen.denoise does.
+        pads = [[0, 0], [0, shape[1] % 2], [0, shape[2] % 2], [0, 0]]
+        x = tf.pad(x, pads, mode="SYMMETRIC")
+
+        def run(x):
+            scope = contextlib.nullcontext()
+            if not keep_precision:
+                scope = float32_compute(model.network)
+            with scope:
+                return model.denoise(x)
+
+        out = _on_any_batch(run, x)[:, : shape[1], : shape[2]]
+        return {"images": _to_uint8(out, (0.0, 1.0))}
+
+    archive = keras.export.ExportArchive()
+    archive.add_endpoint("serving_default", denoise, [spec])
+    archive.add_endpoint("denoise", denoise, [spec])
+    return archive
+
+
 def _input_image_size(encoder: keras.Model) -> int:
     height, width = encoder.inputs[0].shape[1:3]
     if height is None or height != width:
@@ -366,6 +417,8 @@ def signature_names(
         Signature names, `serving_default` first.
     """
     del anomaly_threshold
+    if _is_dae(model):
+        return DAE_SIGNATURES
     if not _is_vae(model):
         return GAN_SIGNATURES
     names = list(VAE_SIGNATURES)
@@ -421,6 +474,10 @@ def build_export_archive(
     ...           build_dcgan_discriminator(32, width=8))
     >>> archive = build_export_archive(gan)
     """
+    if _is_dae(model):
+        if anomaly_threshold is not None:
+            raise ValueError("anomaly_threshold applies to VAEs only")
+        return _denoiser_archive(model, keep_precision, max_batch)
     latent_dim = int(model.latent_dim)
     value_range = tuple(float(v) for v in model.value_range)
     is_vae = _is_vae(model)
@@ -743,14 +800,11 @@ def load_for_export(source: str | Path) -> GenerativeModel:
     Returns:
         The loaded `GAN` or `VAE`.
     """
-    source = run_model_file(source)
-    if source.suffix != ".keras" or not source.is_file():
-        raise FileNotFoundError(
-            f"{source}: expected a run folder with model.keras or a .keras file"
-        )
-    model = load_model(source)
-    if not isinstance(model, GenerativeModel):
-        raise ValueError(f"{source} holds a {type(model).__name__}, not a GAN or VAE")
+    from keras_gen.inference import describe, load_keras
+
+    model = load_keras(source)
+    if not isinstance(model, GenerativeModel) and not _is_dae(model):
+        raise ValueError(f"{source} holds {describe(model)}, not a GAN, VAE or DAE")
     return model
 
 
@@ -800,6 +854,7 @@ def export_from_path(
 
 
 __all__ = [
+    "DAE_SIGNATURES",
     "GAN_SIGNATURES",
     "MODELS_CONFIG",
     "VAE_SIGNATURES",

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_gen.inference import class_ids, load_generator, resolve_model_path
+
 
 def slerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     """Spherical interpolation between latent vectors (White 2016).
@@ -68,14 +70,11 @@ def load_decoder(
     A conditional model decodes every latent as class `label` (a name or id;
     default: the first class).
     """
-    path = Path(model_path)
-    if not path.exists():
-        raise FileNotFoundError(f"model not found: {path}")
+    path = resolve_model_path(model_path)
     if path.suffix == ".keras":
         from keras_gen.models.base import images_to_uint8
-        from keras_gen.precision import load_model
 
-        model = load_model(path)
+        model = load_generator(path)
         if label is not None and not model.num_classes:
             raise ValueError(f"label {label!r}: {path} is not a conditional model")
         class_id = None
@@ -84,25 +83,22 @@ def load_decoder(
 
         def fn(z):
             inputs = z if class_id is None else [z, np.repeat(class_id, len(z))]
-            return images_to_uint8(
-                model.predict(inputs, verbose=0), model.value_range
-            )
+            return images_to_uint8(model.predict(inputs, verbose=0), model.value_range)
 
         shape = tuple(fn(np.zeros((1, model.latent_dim), "float32")).shape[1:])
         return _Decoder(fn, model.latent_dim, shape), model.latent_dim
     import tensorflow as tf
 
-    from keras_gen.cli import _class_ids, resolve_saved_model
     from keras_gen.export import read_class_names
 
-    saved = resolve_saved_model(path)
+    saved = path
     signature = tf.saved_model.load(str(saved)).signatures["serving_default"]
     specs = signature.structured_input_signature[1]
     latent_dim = int(specs["z"].shape[-1])
     extra = {}
     if "label" in specs:
         names = read_class_names(saved)
-        class_id = _class_ids("0" if label is None else str(label), names, 1)[0]
+        class_id = class_ids("0" if label is None else str(label), names, 1)[0]
     elif label is not None:
         raise ValueError(f"label {label!r}: {saved} is not a conditional model")
 

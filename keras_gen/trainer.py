@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from keras_gen.callbacks import (
     CyclicalKL,
+    DenoiseGrid,
     KeepCheckpoints,
     KLWarmup,
     LatentDiagnostics,
@@ -66,14 +67,17 @@ from keras_gen.models.gan.resnet import (
     build_resnet_discriminator,
     build_resnet_generator,
 )
+from keras_gen.models.vae.dae import DenoisingAutoencoder, build_dae_network
 from keras_gen.models.vae.networks import VAE_ARCHITECTURES
 from keras_gen.models.vae.vae import VAE
 from keras_gen.precision import dtype_policy, resolve_precision
+from keras_gen.utils.console import log
 from keras_gen.utils.files import atomic_write_text
 from keras_gen.utils.images import plot_metrics, read_metrics_csv
 from keras_gen.utils.locks import FolderLock
 
-log = logging.getLogger("keras_gen")
+#: Noise of the fixed images in a denoiser's grids (benchmarks/denoise.py's level).
+DENOISE_GRID_SIGMA = 0.1
 
 
 @dataclasses.dataclass
@@ -245,6 +249,11 @@ def _build_model(
     config: Config, synchronized_bn: bool, class_names: list[str] | None
 ) -> GenerativeModel:
     m = config.model
+    if m.type == "dae":
+        if class_names:
+            raise ConfigError("model.type 'dae' is not conditional; drop data.labels.")
+        network = build_dae_network(m.width, m.depth, downsample=m.downsample)
+        return DenoisingAutoencoder(network, m.denoising, m.residual, seed=m.seed)
     if m.type == "gan":
         num_classes = len(class_names) if class_names else None
         d_seed = None if m.seed is None else m.seed + 1
@@ -351,7 +360,11 @@ def build_dataset(
             os.path.expanduser(d.render_cache_dir) if d.render_cache_dir else None
         )
         images, table = render_rooms(
-            d.num_images, size=size, seed=d.seed, cache_dir=cache_dir, progress=True
+            d.num_images,
+            size=size,
+            seed=d.seed,
+            cache_dir=cache_dir,
+            progress=log.isEnabledFor(logging.INFO),  # off under `keras-gen -q`
         )
         if d.labels is None:
             ds = tf.data.Dataset.from_tensor_slices(images)
@@ -587,7 +600,7 @@ def _prepare_work_dir(work_dir: Path, mode: str, is_chief: bool) -> int | None:
                 f"{work_dir.name}.{time.strftime('%Y%m%d-%H%M%S')}"
             )
             work_dir.rename(moved)
-            print(f"[keras-gen] moved the finished run to {moved}")
+            log.info(f"moved the finished run to {moved}")
         return None
     raise RunExistsError(
         f"{work_dir} holds a finished run ({done} epochs, model.keras); "
@@ -606,7 +619,7 @@ def _continue_finished(model, work_dir: Path, done: int, config: Config) -> dict
     # The .keras file holds the optimizers' and noise generators' states
     # too, which load_weights restores as it does a backup's.
     model.load_weights(work_dir / "model.keras")
-    print(f"[keras-gen] resuming the finished run at epoch {done}")
+    log.info(f"resuming the finished run at epoch {done}")
     return {"epoch": done}
 
 
@@ -673,9 +686,9 @@ def _train_in(
     metrics_csv = work_dir / "metrics.csv"
     if is_chief:
         save_config(config, work_dir / "config.yaml")
-    say = print if is_chief else (lambda *a, **k: None)
+    say = log.info if is_chief else (lambda *a, **k: None)
     say(
-        f"[keras-gen] {config.name}: {config.model.type} {config.model.image_size}px, "
+        f"{config.name}: {config.model.type} {config.model.image_size}px, "
         f"global batch {batch_size} = {replicas} replica(s) "
         f"x {batch_size // replicas} per replica, "
         f"{type(strategy).__name__}, {_precision_note(config.train.precision)}"
@@ -683,7 +696,7 @@ def _train_in(
 
     class_names = class_names_of(config)
     if class_names:
-        say(f"[keras-gen] conditional on {len(class_names)} classes: {class_names}")
+        say(f"conditional on {len(class_names)} classes: {class_names}")
     # WGAN-GP's n_critic discriminator updates per step each take a batch.
     n_critic = config.model.n_critic if config.model.type == "gan" else 1
     data_batch = batch_size * n_critic
@@ -697,7 +710,7 @@ def _train_in(
             record = _continue_finished(model, work_dir, resume_after, config)
     initial_epoch = record["epoch"] if record else 0
     if record:
-        say(f"[keras-gen] resuming from {backup_dir} at epoch {initial_epoch}")
+        say(f"resuming from {backup_dir} at epoch {initial_epoch}")
     if is_chief and metrics_csv.exists():
         _truncate_metrics(metrics_csv, initial_epoch)
 
@@ -730,27 +743,38 @@ def _train_in(
         LearningRates(),
     ]
     val_images = None
-    if isinstance(model, VAE):
+    is_dae = isinstance(model, DenoisingAutoencoder)
+    if isinstance(model, (VAE, DenoisingAutoencoder)):
         val_images = validation_images(config, model.value_range)
-        if is_chief:
-            # Before the CSV logger, which then records `active_units`.
+    if isinstance(model, VAE) and is_chief:
+        # Before the CSV logger, which then records `active_units`.
+        fixed = val_images
+        if fixed is None:
+            num = min(256, config.data.num_images or 256)
+            try:
+                fixed = first_images(config, model.value_range, num)
+            except StopIteration:  # fewer images than `num`: one batch less
+                fixed = first_images(config, model.value_range, 16)
+        callbacks.append(LatentDiagnostics(*_images_and_labels(fixed)))
+    if is_chief:
+        grids_log = work_dir / "logs" / "samples" if out.tensorboard else None
+        grid = SampleGrid(
+            samples_dir, out.num_samples, out.sample_every, scale=2, log_dir=grids_log
+        )
+        if is_dae:
             fixed = val_images
             if fixed is None:
-                num = min(256, config.data.num_images or 256)
-                try:
-                    fixed = first_images(config, model.value_range, num)
-                except StopIteration:  # fewer images than `num`: one batch less
-                    fixed = first_images(config, model.value_range, 16)
-            callbacks.append(LatentDiagnostics(*_images_and_labels(fixed)))
-    if is_chief:
-        callbacks += [
-            SampleGrid(
+                fixed = first_images(config, model.value_range, 8)
+            grid = DenoiseGrid(
+                _images_and_labels(fixed)[0],
+                DENOISE_GRID_SIGMA,
                 samples_dir,
-                out.num_samples,
                 out.sample_every,
                 scale=2,
-                log_dir=work_dir / "logs" / "samples" if out.tensorboard else None,
-            ),
+                log_dir=grids_log,
+            )
+        callbacks += [
+            grid,
             MetricsCSV(metrics_csv),
             keras.callbacks.ModelCheckpoint(str(work_dir / "model.keras")),
         ]
@@ -798,7 +822,7 @@ def _train_in(
         initial_epoch=initial_epoch,
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
-        verbose=out.verbose if is_chief else 0,
+        verbose=out.verbose if is_chief and log.isEnabledFor(logging.INFO) else 0,
         shuffle=False,  # the dataset shuffles itself
         **validation,
     )
@@ -815,7 +839,7 @@ def _train_in(
         if out.export_dir:
             if isinstance(model, VAE) and model.num_classes:
                 # The SavedModel signatures have no label input for VAEs yet.
-                say("[keras-gen] conditional VAE: no SavedModel export (not supported)")
+                say("conditional VAE: no SavedModel export (not supported)")
             else:
                 # A rerun after a kill past the export reuses that version.
                 export_path = same_weights_version(
@@ -843,17 +867,14 @@ def _train_in(
 def print_summary(result: TrainResult) -> None:
     last = {k: v[-1] for k, v in result.history.items() if k != "epoch" and v}
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(last.items()))
-    print(
-        f"[keras-gen] finished in {result.seconds:.0f} s, "
-        f"{result.images_seen} images seen"
-    )
-    print(f"[keras-gen] final metrics: {metrics}")
-    print(f"[keras-gen] samples:       {result.samples[-1] if result.samples else '-'}")
-    print(f"[keras-gen] metrics:       {result.metrics_csv}, {result.metrics_plot}")
-    print(f"[keras-gen] tensorboard:   tensorboard --logdir {result.work_dir / 'logs'}")
-    print(f"[keras-gen] model:         {result.model_path}")
+    log.info(f"finished in {result.seconds:.0f} s, {result.images_seen} images seen")
+    log.info(f"final metrics: {metrics}")
+    log.info(f"samples:       {result.samples[-1] if result.samples else '-'}")
+    log.info(f"metrics:       {result.metrics_csv}, {result.metrics_plot}")
+    log.info(f"tensorboard:   tensorboard --logdir {result.work_dir / 'logs'}")
+    log.info(f"model:         {result.model_path}")
     if result.export_path:
-        print(f"[keras-gen] SavedModel:    {result.export_path}")
+        log.info(f"SavedModel:    {result.export_path}")
 
 
 __all__ = [

@@ -207,3 +207,17 @@ def test_paths_in_a_file_are_relative_to_the_file(tmp_path, monkeypatch):
     # Not written in the file: the default stays relative to the cwd.
     (folder / "d.yaml").write_text("name: d\n")
     assert load_config(folder / "d.yaml").output.work_dir == "runs/{name}"
+
+
+def test_dae_defaults_to_blind_gaussian_noise_and_checks_depth(tmp_path):
+    from keras_gen.config import DAE_DEFAULT_NOISE
+
+    path = tmp_path / "dae.yaml"
+    path.write_text("name: d\nmodel:\n  type: dae\n")
+    config = load_config(path)
+    assert config.model.denoising["sigma"] == DAE_DEFAULT_NOISE["sigma"]
+    assert config.model.residual and not config.model.downsample
+    with pytest.raises(ConfigError, match="model.depth"):
+        load_config(path, ["model.depth=0"])
+    with pytest.raises(ConfigError, match="model.denoising"):
+        load_config(path, ["model.denoising.noise=pink"])

@@ -22,6 +22,7 @@ from keras_gen.evaluation.evaluate import (
     real_source,
 )
 from keras_gen.evaluation.features import FeatureExtractor, get_feature_extractor
+from keras_gen.utils.console import log
 
 __all__ = ["MetricsCallback"]
 
@@ -205,7 +206,7 @@ class MetricsCallback(keras.callbacks.Callback):
         seconds = time.perf_counter() - start
         line = ", ".join(f"{self.prefix}{k}={v:.4g}" for k, v in values.items())
         if self.verbose:
-            print(f"[keras-gen] epoch {epoch + 1} metrics: {line} ({seconds:.1f} s)")
+            log.info(f"epoch {epoch + 1} metrics: {line} ({seconds:.1f} s)")
         value = values.get(self.monitor)
         if value is not None and value < self.best:
             self.best, self.best_epoch = value, epoch
@@ -213,7 +214,7 @@ class MetricsCallback(keras.callbacks.Callback):
                 self.best_path.parent.mkdir(parents=True, exist_ok=True)
                 self.model.save(self.best_path)
                 if self.verbose:
-                    print(
-                        f"[keras-gen] best {self.prefix}{self.monitor} so far: "
+                    log.info(
+                        f"best {self.prefix}{self.monitor} so far: "
                         f"saved {self.best_path}"
                     )

@@ -229,6 +229,45 @@ def _decode_fn(model: Any) -> Callable[[tf.Tensor], tf.Tensor]:
     return lambda z: model.decode_latents(z, training=False)
 
 
+def saved_model_source(path: str | Path, seed: int = 0) -> ImageSource:
+    """Images of an exported model's `generate` signature (seeds from `seed`).
+
+    The same images as `generated_source` of the model it was exported from
+    (the signature decodes the same latents; a conditional model cycles
+    through its classes the same way).
+    """
+    from keras_gen.export import read_class_names
+
+    loaded = tf.saved_model.load(str(path))
+    signature = loaded.signatures.get("generate")
+    if signature is None:
+        raise ValueError(f"{path}: a SavedModel without a 'generate' signature")
+    conditional = "label" in signature.structured_input_signature[1]
+    num_classes = len(read_class_names(path)) if conditional else None
+
+    def run(seeds: tf.Tensor) -> np.ndarray:
+        inputs = {"seed": seeds}
+        if conditional:
+            inputs["label"] = seeds % num_classes
+        # Through `loaded`, which owns the variables the signature reads.
+        return loaded.signatures["generate"](**inputs)["images"].numpy()
+
+    image_size = int(run(tf.constant([seed], tf.int64)).shape[1])
+
+    def batches(count: int, batch_size: int) -> Iterator[np.ndarray]:
+        for start in range(0, count, batch_size):
+            stop = seed + min(start + batch_size, count)
+            yield run(tf.range(seed + start, stop, dtype=tf.int64))
+
+    classes = ", classes in turn" if conditional else ""
+    return ImageSource(
+        f"SavedModel {path}, latent seeds from {seed}{classes}",
+        image_size,
+        None,
+        batches,
+    )
+
+
 def generated_source(model: Any, seed: int = 0) -> ImageSource:
     """Images of a keras-gen model: image i decodes the latent of seed ``seed + i``.
 
@@ -728,16 +767,15 @@ def evaluate_model(
     Returns:
         The result dict of :func:`evaluate`, plus ``model_path`` and timing.
     """
-    path = None
+    path = fake = None
     if isinstance(model, str | os.PathLike):
-        from keras_gen.precision import load_model
+        from keras_gen.inference import load_generator, resolve_model_path
 
-        path = Path(model)
-        if not path.is_file():
-            raise FileNotFoundError(f"model not found: {path}")
-        if path.suffix != ".keras":
-            raise ValueError(f"evaluate needs a .keras file, got {path}")
-        model = load_model(path, compile=False)
+        path = resolve_model_path(model)
+        if path.suffix == ".keras":
+            model = load_generator(path, compile=False)
+        else:
+            fake, model = saved_model_source(path, seed=latent_seed), None
     is_vae = (
         model is not None and hasattr(model, "encode") and hasattr(model, "decoder")
     )
@@ -748,7 +786,8 @@ def evaluate_model(
         raise ValueError("the 'vae' metrics need a VAE model")
     if not use_ema and getattr(model, "ema_generator", None) is not None:
         model.ema_generator = None
-    fake = generated_source(model, seed=latent_seed) if model is not None else None
+    if model is not None:
+        fake = generated_source(model, seed=latent_seed)
     if fake is None and image_size is None:
         raise ValueError("without a model, give the image size (--image-size)")
     size = fake.image_size if fake is not None else int(image_size)

@@ -118,7 +118,10 @@ class SeriesScoreConfig:
     stored thresholds on the training part. `spatial_tolerance`: a value
     beyond the range of all earlier values by more than this fraction of
     that range scores 1 (NAB's HTM detector does the same, with 0.05);
-    null turns it off.
+    null turns it off. `suppress_rows`: a score that does not exceed every
+    score of the `suppress_rows` rows before it is set to 0 (after an alarm,
+    only a stronger one counts for that long; for an ensemble, applied to
+    the members' mean); null turns it off.
     """
 
     method: Literal["record", "likelihood"] = "record"
@@ -126,10 +129,13 @@ class SeriesScoreConfig:
     smoothing: int = 1
     history: int = 1000
     min_history: int = 100
+    suppress_rows: int | None = None
     fpr: float = 0.001
 
     def validate(self, where: str) -> None:
         _positive(self, where, "smoothing", "history", "min_history", "fpr")
+        if self.suppress_rows is not None:
+            _positive(self, where, "suppress_rows")
         if self.spatial_tolerance is not None and self.spatial_tolerance < 0:
             raise ConfigError(f"{where}.spatial_tolerance must be >= 0 or null.")
         if self.fpr >= 1:

@@ -20,6 +20,13 @@ a value beyond the range of all earlier values by more than
 detector has the same rule, with the same 5%): a new extreme is an anomaly
 however well the model reconstructs it.
 
+`suppress_rows` (off by default) keeps only alarms that rise above every
+score of the last `suppress_rows` rows and sets the others to 0
+(`suppress_repeats`): whatever the detection threshold, a row loses its
+detection only if a row at least as high, so detected too, came shortly
+before it. NAB counts only the first detection in an anomaly window and
+charges every later one outside it as a false positive.
+
 Example:
 >>> errors = np.r_[np.full(300, np.nan), np.ones(300), [50.0], np.ones(99)]
 >>> scores = anomaly_scores(errors, SeriesScoreConfig())
@@ -56,15 +63,17 @@ def _history_bounds(length: int, k: int, history: int) -> tuple[np.ndarray, ...]
     return lo, hi
 
 
+def _previous_max(values: np.ndarray, size: int) -> np.ndarray:
+    """max(values[t - size : t]) at every t (0 at t = 0; values >= 0)."""
+    # This origin makes the filter look back only (causal).
+    shifted = np.concatenate([[0.0], values[:-1]])
+    return maximum_filter1d(shifted, size=size, origin=(size - 1) // 2, mode="nearest")
+
+
 def record_scores(smooth: np.ndarray, cfg: SeriesScoreConfig) -> np.ndarray:
     lo, hi = _history_bounds(len(smooth), cfg.smoothing, cfg.history)
-    # running[j] = max(smooth[j - history : j]): this origin makes the
-    # filter look back only (causal).
-    size = cfg.history
-    shifted = np.concatenate([[0.0], smooth[:-1]])
-    running = maximum_filter1d(
-        shifted, size=size, origin=(size - 1) // 2, mode="nearest"
-    )
+    # running[j] = max(smooth[j - history : j]).
+    running = _previous_max(smooth, cfg.history)
     previous = running[hi]
     ratio = smooth / (previous + 1e-12)
     out = ratio / (1.0 + ratio)
@@ -104,8 +113,24 @@ def spatial_novelty(values: np.ndarray, tolerance: float) -> np.ndarray:
     return np.any((values > high + margin) | (values < low - margin), axis=1)
 
 
+def suppress_repeats(scores: np.ndarray, rows: int | None) -> np.ndarray:
+    """Scores >= 0 with each one not above all of its `rows` predecessors set to 0.
+
+    Causal (compares with earlier raw scores only). For any threshold, a
+    detection is dropped only when an earlier detection, at least as high,
+    lies within `rows` rows before it. None: unchanged.
+    """
+    scores = np.asarray(scores, np.float64)
+    if not rows:
+        return scores
+    return np.where(scores > _previous_max(scores, rows), scores, 0.0)
+
+
 def anomaly_scores(
-    errors: np.ndarray, cfg: SeriesScoreConfig, values: np.ndarray | None = None
+    errors: np.ndarray,
+    cfg: SeriesScoreConfig,
+    values: np.ndarray | None = None,
+    suppress: bool = True,
 ) -> np.ndarray:
     """Scores in [0, 1] for every row from raw errors (NaN: no error yet: 0).
 
@@ -113,6 +138,8 @@ def anomaly_scores(
         errors: raw error per row.
         cfg: the score settings.
         values: the series `[T, C]`, for `spatial_tolerance` (None: skip it).
+        suppress: apply `cfg.suppress_rows` (an ensemble applies it to the
+            mean of its members' unsuppressed scores instead).
     """
     errors = np.asarray(errors, np.float64)
     scores = np.zeros(len(errors))
@@ -126,4 +153,4 @@ def anomaly_scores(
         novel = spatial_novelty(values, cfg.spatial_tolerance)
         novel[: start + cfg.min_history] = False
         scores[novel] = 1.0
-    return scores
+    return suppress_repeats(scores, cfg.suppress_rows) if suppress else scores

@@ -121,6 +121,7 @@ class DenoisingAutoencoder(SeedStateMixin, keras.Model):
         self.seed = seed
         self.noise_seed = keras.random.SeedGenerator(seed)
         self._loss_tracker = keras.metrics.Mean(name="loss")
+        self._psnr_tracker = keras.metrics.Mean(name="psnr")
         self.built = True
 
     def call(self, images, training=False):
@@ -161,20 +162,26 @@ class DenoisingAutoencoder(SeedStateMixin, keras.Model):
             loss = self.optimizer.scale_loss(average_over_global_batch(per_example))
         variables = self.network.trainable_variables
         self.optimizer.apply(tape.gradient(loss, variables), variables)
-        self._loss_tracker.update_state(ops.mean(per_example))
-        return {"loss": self._loss_tracker.result()}
+        return self._track(per_example)
 
     def test_step(self, data):
         # Validation corrupts too: the number of interest is the denoising
         # error, and fresh noise per call keeps it unbiased.
         clean = images_from_data(data)
         per_example = self._per_example(clean, self._noisy(clean), training=False)
+        return self._track(per_example)
+
+    def _track(self, per_example):
+        # PSNR per image (peak 1, images in [0, 1]), then averaged: the
+        # figure denoising papers report.
+        psnr = -10.0 * ops.log10(ops.maximum(per_example, 1e-10))
         self._loss_tracker.update_state(ops.mean(per_example))
-        return {"loss": self._loss_tracker.result()}
+        self._psnr_tracker.update_state(ops.mean(psnr))
+        return {m.name: m.result() for m in self.metrics}
 
     @property
     def metrics(self):
-        return [self._loss_tracker]
+        return [self._loss_tracker, self._psnr_tracker]
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,133 @@
+"""One place that finds and loads a trained model for the commands that use one.
+
+A MODEL argument is a run folder (its `model.keras`), a `.keras` file, a
+SavedModel version folder, or a model folder of a SavedModel repository (its
+highest integer version). Every loader here says what it found when the
+model cannot do what was asked.
+
+Example:
+>>> gan = load_generator("runs/smoke_gan")  # doctest: +SKIP
+>>> gan.generate_uint8(4, seed=0).shape  # doctest: +SKIP
+(4, 32, 32, 3)
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from keras_gen.utils.files import run_model_file
+
+#: What each kind of model is for, to point a user at the right command.
+_USES = {
+    "DenoisingAutoencoder": "a denoiser: use `keras-gen denoise`",
+    "SeriesAutoencoder": "a time-series model: use `keras-gen series`",
+    "SeriesVAE": "a time-series model: use `keras-gen series`",
+}
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """The file or SavedModel folder that MODEL names (see the module doc).
+
+    Raises:
+        FileNotFoundError: nothing at `path`.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model not found: {path}")
+    path = run_model_file(path)
+    return path if path.suffix == ".keras" else resolve_saved_model(path)
+
+
+def resolve_saved_model(path: Path) -> Path:
+    """A SavedModel folder: `path` itself, or its highest integer version."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = sorted(
+        (
+            p
+            for p in (path.iterdir() if path.is_dir() else ())
+            if p.name.isdigit() and (p / "saved_model.pb").is_file()
+        ),
+        key=lambda p: int(p.name),
+    )
+    if not versions:
+        raise FileNotFoundError(
+            f"{path}: not a run folder, a .keras file, a SavedModel folder "
+            "(saved_model.pb) or a model folder with integer versions"
+        )
+    return versions[-1]
+
+
+def load_keras(path: str | Path, compile: bool = True) -> Any:
+    """The Keras model of a run folder or `.keras` file.
+
+    Raises:
+        FileNotFoundError: no such file, or MODEL is a SavedModel.
+        ValueError: the file is not a `.keras` archive (truncated or corrupt),
+            where Keras itself would say "File not found".
+    """
+    path = resolve_model_path(path)
+    if path.suffix != ".keras":
+        raise FileNotFoundError(
+            f"{path}: a SavedModel; this needs the trained model (a run folder "
+            "or its .keras file)"
+        )
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path}: not a valid .keras file (not a zip archive: truncated "
+            "or corrupt); use the run's backup or train again"
+        )
+    from keras_gen.precision import load_model
+
+    return load_model(path, compile=compile)
+
+
+def describe(model: Any) -> str:
+    """`"a DenoisingAutoencoder (a denoiser: use `keras-gen denoise`)"`."""
+    name = type(model).__name__
+    use = _USES.get(name)
+    return f"a {name}" + (f" ({use})" if use else "")
+
+
+def load_generator(path: str | Path, compile: bool = True) -> Any:
+    """A trained `GAN` or `VAE` (anything that generates images).
+
+    Raises:
+        ValueError: the model does not generate images (named, with the
+            command that uses it).
+    """
+    from keras_gen.models.base import GenerativeModel
+
+    model = load_keras(path, compile=compile)
+    if not isinstance(model, GenerativeModel):
+        raise ValueError(
+            f"{resolve_model_path(path)} holds {describe(model)}; "
+            "it does not generate images"
+        )
+    return model
+
+
+def class_ids(label: str | None, names: list[str], num: int) -> np.ndarray:
+    """Class ids for a SavedModel's `label` input (cycling when `label` is None)."""
+    if label is None:
+        return np.arange(num) % len(names)
+    if label in names:
+        return np.full(num, names.index(label))
+    if label.isdigit() and int(label) < len(names):
+        return np.full(num, int(label))
+    raise ValueError(f"unknown class {label!r}; classes: {', '.join(names)}")
+
+
+__all__ = [
+    "class_ids",
+    "describe",
+    "load_generator",
+    "load_keras",
+    "resolve_model_path",
+    "resolve_saved_model",
+]
