@@ -9,7 +9,7 @@ compared on the same models without retraining:
 
     python benchmarks/nab_errors.py --out runs/nab_errors --seeds 0 1 2 3 4 5
     python benchmarks/nab_errors.py --out runs/nab_errors --score \
-        --seeds 0 1 2 --set score.method=rank ...
+        --seeds 0 1 2 --set score.suppress_rows=100
 
 `--score` reads the cache instead: the ensemble of the given seeds (mean of
 the members' scores, as `detect_series` does), then NAB's three profiles.
@@ -76,26 +76,26 @@ def cache(cfg, out: Path, seeds: list[int]) -> None:
             errors = streaming_errors(model, series.values, num_train, cfg.train)
             target.parent.mkdir(parents=True, exist_ok=True)
             np.save(target, errors)
-            print(
-                f"seed {seed} {key}: {time.perf_counter() - start:.0f} s", flush=True
-            )
+            print(f"seed {seed} {key}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
-def score(cfg, out: Path, seeds: list[int], results: Path | None = None) -> dict:
+def score(cfg, out: Path, seeds: list[int]) -> dict:
     from keras_gen.series import nab
-    from keras_gen.series.scores import anomaly_scores, combine_member_scores
+    from keras_gen.series.scores import anomaly_scores, suppress_repeats
 
     windows = nab.load_windows(NAB / "combined_windows.json")
-    per_file = {}
+    files = {}
     for key, path in _files():
         series = read_series_csv(path, allow_unsorted=True)
         members = [
-            anomaly_scores(np.load(_cache_path(out, s, key)), cfg.score, series.values)
+            anomaly_scores(
+                np.load(_cache_path(out, s, key)), cfg.score, series.values, False
+            )
             for s in seeds
         ]
-        scores = combine_member_scores(members, cfg.score, series.values)
-        per_file[key] = (series.timestamps, scores)
-    return nab.evaluate_scores(per_file, windows)
+        scores = suppress_repeats(np.mean(members, axis=0), cfg.score.suppress_rows)
+        files[key] = (series.timestamps, scores)
+    return {p: nab.nab_score(files, windows, p) for p in nab.PROFILES}
 
 
 def main() -> int:
@@ -111,7 +111,17 @@ def main() -> int:
         cache(cfg, args.out, args.seeds)
         return 0
     res = score(cfg, args.out, args.seeds)
-    print(json.dumps({p: {k: v for k, v in r.items()} for p, r in res.items()}))
+    st = res["standard"]
+    print(
+        json.dumps(
+            {
+                "seeds": args.seeds,
+                "set": args.set,
+                **{p: round(r["score"], 2) for p, r in res.items()},
+                "tp_fp_fn": [st["tp"], st["fp"], st["fn"]],
+            }
+        )
+    )
     return 0
 
 

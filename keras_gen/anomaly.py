@@ -22,12 +22,17 @@ held-out NORMAL images, so that a fraction `fpr` of normal images is flagged.
 (`<model>.anomaly.json`), which `keras-gen anomaly score` and `keras-gen
 export` read (the export's `anomaly_score` signature then returns
 `is_anomaly`).
+
+`fit_folder` and `score_folder` are those two commands as library calls: they
+do the work (sidecar, CSV, plots) and return what the command prints.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +279,175 @@ def plot_roc(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def folder_groups(files: list[Path], root: str | Path) -> list[str]:
+    """The first sub-folder of every file under `root` ("" for files at the top)."""
+    root = Path(root)
+    if root.is_file():
+        return [""]
+    return [
+        p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else ""
+        for p in files
+    ]
+
+
+@dataclass
+class FitResult:
+    """What `fit_folder` calibrated and where it stored it."""
+
+    score: str
+    threshold: float
+    fpr: float
+    achieved_fpr: float
+    images: int
+    sidecar: Path
+
+
+def fit_folder(
+    model: str | Path, data: str | Path, score: str = "nelbo", fpr: float = 0.05
+) -> FitResult:
+    """Calibrate a threshold on the NORMAL images of `data` and store it.
+
+    Args:
+        model: run folder or `.keras` VAE; the sidecar JSON is written beside it.
+        data: a folder of held-out normal images (or one image).
+        score: the score to threshold (one of `SCORES`).
+        fpr: fraction of the normal images to flag.
+    """
+    from keras_gen.denoise import list_images
+    from keras_gen.utils.files import run_model_file
+
+    vae = load_model(model)
+    files = list_images(data)
+    images = load_images(files, model_image_size(vae))
+    scores = compute_scores(vae, images, [score])[score]
+    threshold = fit_threshold(scores, fpr)
+    achieved = float(np.mean(scores > threshold))
+    path = write_sidecar(
+        run_model_file(model),
+        score,
+        threshold,
+        fpr,
+        {"data": str(data), "images": len(files), "achieved_fpr": achieved},
+    )
+    return FitResult(score, threshold, fpr, achieved, len(files), path)
+
+
+@dataclass
+class ScoreResult:
+    """What `score_folder` wrote, and the figures `keras-gen anomaly score` prints.
+
+    `groups` maps every group ("(top)" for images directly in DATA) to its
+    scores of kind `score`; `flagged` its fraction above `threshold` (empty
+    without a calibrated threshold for that score); `roc` every group but
+    `normal` to `(ROC-AUC, TPR at 5% FPR)` against the `normal` group.
+    """
+
+    csv: Path
+    count: int
+    score: str
+    threshold: float | None
+    histogram: Path
+    groups: dict[str, np.ndarray]
+    flagged: dict[str, float] = field(default_factory=dict)
+    normal: str | None = None
+    roc: dict[str, tuple[float, float]] = field(default_factory=dict)
+    roc_plot: Path | None = None
+
+
+def score_folder(
+    model: str | Path,
+    data: str | Path,
+    kinds: list[str] | tuple[str, ...],
+    out: str | Path,
+    normal: str | None = None,
+) -> ScoreResult:
+    """Score the images of `data`, write the CSV `out` and plots beside it.
+
+    Sub-folders of `data` are groups. A threshold stored by `fit_folder` for
+    one of `kinds` adds an `is_anomaly` column and the flagged fractions; the
+    histogram is of that score (else of `kinds[0]`). With `normal` (a
+    sub-folder of `data`), every other group is compared with it: ROC-AUC,
+    TPR at 5% FPR, and a ROC plot.
+
+    Raises:
+        ValueError: `normal` is not a sub-folder, or the only one.
+    """
+    from keras_gen.denoise import list_images
+    from keras_gen.utils.files import run_model_file
+
+    vae = load_model(model)
+    record = read_sidecar(run_model_file(model))
+    files = list_images(data)
+    groups = folder_groups(files, data)
+    _check_normal(normal, sorted(set(groups)), data)
+    scores = compute_scores(vae, load_images(files, model_image_size(vae)), kinds)
+    key = record["score"] if record and record["score"] in scores else kinds[0]
+    threshold = record["threshold"] if record and key == record["score"] else None
+    out = Path(out)
+    flagged = scores[key] > threshold if threshold is not None else None
+    _write_scores_csv(out, files, groups, scores, kinds, flagged)
+    by_group = {
+        g or "(top)": scores[key][[x == g for x in groups]] for g in sorted(set(groups))
+    }
+    result = ScoreResult(
+        csv=out,
+        count=len(files),
+        score=key,
+        threshold=threshold,
+        histogram=plot_histogram(
+            by_group, out.with_suffix(".hist.png"), threshold, f"score: {key}"
+        ),
+        groups=by_group,
+        normal=normal,
+    )
+    if threshold is not None:
+        result.flagged = {g: float(np.mean(v > threshold)) for g, v in by_group.items()}
+    if normal:
+        _compare_with_normal(result, out.with_suffix(".roc.png"))
+    return result
+
+
+def _check_normal(normal: str | None, names: list[str], data: str | Path) -> None:
+    if not normal:
+        return
+    if normal not in names:
+        raise ValueError(
+            f"--normal {normal!r} is not a sub-folder of {data}; "
+            f"found: {', '.join(n or '(top)' for n in names)}"
+        )
+    if len(names) < 2:
+        raise ValueError(f"{data}: no sub-folder besides {normal!r}")
+
+
+def _write_scores_csv(
+    out: Path,
+    files: list[Path],
+    groups: list[str],
+    scores: dict[str, np.ndarray],
+    kinds: list[str] | tuple[str, ...],
+    flagged: np.ndarray | None,
+) -> None:
+    """One row per image: path, group, every score (and is_anomaly)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["path", "group", *kinds, *(["is_anomaly"] if flagged is not None else [])]
+        )
+        for i, path in enumerate(files):
+            row = [str(path), groups[i], *(f"{scores[k][i]:.6g}" for k in kinds)]
+            if flagged is not None:
+                row.append(int(flagged[i]))
+            writer.writerow(row)
+
+
+def _compare_with_normal(result: ScoreResult, path: Path) -> None:
+    """ROC figures and plot of every group of `result` against `result.normal`."""
+    normal = result.groups[result.normal]
+    others = {g: v for g, v in result.groups.items() if g != result.normal}
+    result.roc_plot = plot_roc(normal, others, path, f"score: {result.score}")
+    result.roc = {
+        g: (roc_auc(normal, v), tpr_at_fpr(normal, v, 0.05)) for g, v in others.items()
+    }

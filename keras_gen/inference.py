@@ -123,11 +123,83 @@ def class_ids(label: str | None, names: list[str], num: int) -> np.ndarray:
     raise ValueError(f"unknown class {label!r}; classes: {', '.join(names)}")
 
 
+def sample_images(
+    model_path: str | Path, num: int, seed: int = 0, label: str | None = None
+) -> np.ndarray:
+    """uint8 images of seeds `seed .. seed+num-1` from a .keras file or SavedModel.
+
+    `label` (a class name or id) picks the class of a conditional model; without
+    it a conditional model cycles through its classes.
+    """
+    path = resolve_model_path(model_path)
+    if path.suffix == ".keras":
+        model = load_generator(path)
+        if label is not None and not model.num_classes:
+            raise ValueError(f"--label {label!r}: {path} is not a conditional model")
+        return model.generate_uint8(num, seed=seed, labels=label)
+    return _sample_saved_model(path, num, seed, label)
+
+
+def _sample_saved_model(
+    saved: Path, num: int, seed: int, label: str | None
+) -> np.ndarray:
+    """`sample_images` through a SavedModel's `generate` signature."""
+    import tensorflow as tf
+
+    from keras_gen.export import read_class_names
+
+    signatures = tf.saved_model.load(str(saved)).signatures
+    if "generate" not in signatures:
+        raise ValueError(
+            f"{saved}: a SavedModel without a 'generate' signature "
+            f"(it has: {', '.join(sorted(signatures))}); it does not generate images"
+        )
+    signature = signatures["generate"]
+    inputs = {"seed": tf.constant(np.arange(seed, seed + num, dtype=np.int64))}
+    if "label" in signature.structured_input_signature[1]:
+        names = read_class_names(saved)
+        inputs["label"] = tf.constant(class_ids(label, names, num), tf.int64)
+    elif label is not None:
+        raise ValueError(f"--label {label!r}: {saved} is not a conditional model")
+    return signature(**inputs)["images"].numpy()
+
+
+def check_samples_out(out: str | Path, num: int) -> Path:
+    """`out` as a Path, when it is a .png or .npz file and `num` >= 1."""
+    out = Path(out)
+    if out.suffix not in (".png", ".npz"):
+        raise ValueError(f"--out must end in .png or .npz, got {out}")
+    if num < 1:
+        raise ValueError(f"--num must be >= 1, got {num}")
+    return out
+
+
+def save_samples(images: np.ndarray, out: str | Path, seed: int = 0) -> Path:
+    """Write `images` (uint8, of seeds `seed, seed+1, ...`) to `out`.
+
+    A `.npz` holds the arrays `images` and `seeds`; a `.png` is a grid.
+    """
+    out = check_samples_out(out, len(images))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npz":
+        np.savez_compressed(
+            out, images=images, seeds=np.arange(seed, seed + len(images))
+        )
+    else:
+        from keras_gen.utils.images import save_image_grid
+
+        save_image_grid(images, out)
+    return out
+
+
 __all__ = [
+    "check_samples_out",
     "class_ids",
     "describe",
     "load_generator",
     "load_keras",
     "resolve_model_path",
     "resolve_saved_model",
+    "sample_images",
+    "save_samples",
 ]

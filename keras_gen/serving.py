@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 # dtypes of the inputs and outputs of the exported signatures (see
-# keras_gen/export.py). Requests are cast to them because TF Serving does not
+# keras_gen/export/signatures.py). Requests are cast to them because TF Serving does not
 # convert: a float64 `z` is rejected ("expects float but double is provided").
 INPUT_DTYPES: dict[str, Any] = {
     "z": np.float32,

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_gen.callbacks import (
@@ -52,25 +49,28 @@ from keras_gen.checkpointing import (
     training_step,
 )
 from keras_gen.config import (
-    AUTO_AUGMENT_BELOW,
-    AUTO_AUGMENT_POLICY,
     Config,
     ConfigError,
-    OptimizerConfig,
     save_config,
+)
+from keras_gen.data import factory as data_factory
+from keras_gen.data.factory import class_names_of, first_images, validation_images
+from keras_gen.distribute import (
+    distribute_global_batches,
+    global_batch_size,
+    make_strategy,
+    task_info,
 )
 from keras_gen.export import export_generator, same_weights_version
 from keras_gen.models.base import GenerativeModel
-from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
-from keras_gen.models.gan.gan import GAN
-from keras_gen.models.gan.resnet import (
-    build_resnet_discriminator,
-    build_resnet_generator,
+from keras_gen.models.factory import (
+    build_model,
+    compile_model,
+    make_optimizer,
 )
-from keras_gen.models.vae.dae import DenoisingAutoencoder, build_dae_network
-from keras_gen.models.vae.networks import VAE_ARCHITECTURES
+from keras_gen.models.vae.dae import DenoisingAutoencoder
 from keras_gen.models.vae.vae import VAE
-from keras_gen.precision import dtype_policy, resolve_precision
+from keras_gen.precision import resolve_precision
 from keras_gen.utils.console import log
 from keras_gen.utils.files import atomic_write_text
 from keras_gen.utils.images import plot_metrics, read_metrics_csv
@@ -96,244 +96,9 @@ class TrainResult:
     model: GenerativeModel | None = None
 
 
-def make_strategy(kind: str) -> tf.distribute.Strategy:
-    """The `tf.distribute` strategy for `train.distribute`.
-
-    - "auto": `MultiWorkerMirroredStrategy` when `TF_CONFIG` names a cluster
-      of several tasks, else `MirroredStrategy` over all local GPUs when there
-      are at least two, else the default (single-device) strategy;
-    - "mirrored": `MirroredStrategy` over the local GPUs (or the CPU);
-    - "multi_worker": `MultiWorkerMirroredStrategy` (cluster from `TF_CONFIG`);
-    - "tpu": `TPUStrategy` on the TPU found by `TPUClusterResolver`;
-    - "none": the default strategy.
-    """
-    if kind == "none":
-        return tf.distribute.get_strategy()
-    if kind == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    if kind == "multi_worker" or (kind == "auto" and _cluster_size() > 1):
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    gpus = tf.config.list_logical_devices("GPU")
-    if kind == "mirrored" or (kind == "auto" and len(gpus) > 1):
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def _cluster_size() -> int:
-    try:
-        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"TF_CONFIG is not valid JSON: {err}") from None
-    return sum(len(tasks) for tasks in cluster.values())
-
-
-def task_info(strategy: tf.distribute.Strategy) -> tuple[bool, int]:
-    """(is this process the chief, its task index) in a multi-worker cluster.
-
-    Only the chief writes samples, metrics, checkpoints and exports; every
-    worker keeps its own backup folder (workers sharing one crash on file
-    locks). Without a cluster the single process is the chief.
-    """
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return True, 0
-    task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
-    jobs = resolver.cluster_spec().jobs
-    chief = task_type == "chief" or (
-        task_type == "worker" and task_id == 0 and "chief" not in jobs
-    )
-    return chief, task_id
-
-
-def global_batch_size(config: Config, replicas: int) -> int:
-    """The global batch of a run on `replicas` replicas (checked divisible)."""
-    t = config.train
-    if t.per_replica_batch_size is not None:
-        return t.per_replica_batch_size * replicas
-    if t.batch_size % replicas:
-        raise ConfigError(
-            f"train.batch_size ({t.batch_size}) must be divisible by the number "
-            f"of replicas ({replicas}); or set train.per_replica_batch_size."
-        )
-    return t.batch_size
-
-
-def make_optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
-    """A Keras optimizer from its config."""
-    if cfg.name == "adam":
-        return keras.optimizers.Adam(
-            cfg.learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2
-        )
-    if cfg.name == "adamw":
-        return keras.optimizers.AdamW(
-            cfg.learning_rate,
-            weight_decay=cfg.weight_decay or 0.004,
-            beta_1=cfg.beta_1,
-            beta_2=cfg.beta_2,
-        )
-    if cfg.name == "rmsprop":
-        return keras.optimizers.RMSprop(cfg.learning_rate)
-    return keras.optimizers.SGD(cfg.learning_rate)
-
-
-def class_names_of(config: Config) -> list[str] | None:
-    """Class names of the configured data's labels (None without `data.labels`).
-
-    Found without building the input pipeline (a folder is only listed), so
-    the model can be built with the right number of classes first.
-    """
-    d = config.data
-    if d.labels is None:
-        return None
-    if d.source == "rooms":
-        from keras_gen.data.rooms import class_names
-
-        return list(class_names(d.labels))
-    from keras_gen.data.folder import inferred_class_names
-
-    return inferred_class_names(d.path)
-
-
-def count_images(config: Config) -> int | None:
-    """Images in one pass over the configured data, if known without reading them.
-
-    Procedural rooms: `num_images`; a folder: its image files (listed, not
-    opened), at most `num_images`; TFDS/TFRecord: None (unknown).
-    """
-    d = config.data
-    if d.source == "rooms":
-        return d.num_images
-    if d.source != "folder":
-        return None
-    from keras_gen.data.folder import scan_image_folder
-
-    files = len(scan_image_folder(d.path, check="none").files)
-    return files if d.num_images is None else min(files, d.num_images)
-
-
-def resolve_augment(config: Config) -> str | None:
-    """The DiffAugment policy of a GAN config, deciding `augment: auto`."""
-    augment = config.model.augment
-    if augment != "auto":
-        return augment
-    count = count_images(config)
-    if count is not None and count < AUTO_AUGMENT_BELOW:
-        return AUTO_AUGMENT_POLICY
-    return None
-
-
 def _precision_note(name: str) -> str:
     resolved = resolve_precision(name)
     return resolved if name == resolved else f"{name} -> {resolved}"
-
-
-def build_model(
-    config: Config,
-    synchronized_bn: bool = False,
-    class_names: list[str] | None = None,
-) -> GenerativeModel:
-    """An uncompiled `GAN` or `VAE` as the config describes.
-
-    Layers take the dtype policy of `train.precision`; the networks keep
-    their last layers (tanh, logits, posterior heads) and every loss in
-    float32. `class_names` makes a conditional GAN (see `class_names_of`).
-    """
-    with dtype_policy(resolve_precision(config.train.precision)):
-        return _build_model(config, synchronized_bn, class_names)
-
-
-def _build_model(
-    config: Config, synchronized_bn: bool, class_names: list[str] | None
-) -> GenerativeModel:
-    m = config.model
-    if m.type == "dae":
-        if class_names:
-            raise ConfigError("model.type 'dae' is not conditional; drop data.labels.")
-        network = build_dae_network(m.width, m.depth, downsample=m.downsample)
-        return DenoisingAutoencoder(network, m.denoising, m.residual, seed=m.seed)
-    if m.type == "gan":
-        num_classes = len(class_names) if class_names else None
-        d_seed = None if m.seed is None else m.seed + 1
-        resnet = m.architecture == "resnet"
-        build_g = build_resnet_generator if resnet else build_dcgan_generator
-        generator = build_g(
-            m.image_size,
-            m.latent_dim,
-            m.width,
-            synchronized_bn=synchronized_bn,
-            num_classes=num_classes,
-            seed=m.seed,
-        )
-        # The residual discriminator has no batch norm to synchronise.
-        d_kwargs = {} if resnet else {"synchronized_bn": synchronized_bn}
-        build_d = build_resnet_discriminator if resnet else build_dcgan_discriminator
-        discriminator = build_d(
-            m.image_size,
-            m.width,
-            spectral_norm=m.spectral_norm,
-            num_classes=num_classes,
-            seed=d_seed,
-            **d_kwargs,
-        )
-        return GAN(
-            generator,
-            discriminator,
-            loss=m.loss,
-            gradient_penalty_weight=m.gradient_penalty_weight,
-            ema_decay=m.ema_decay,
-            augment=resolve_augment(config),
-            augment_p=m.augment_p,
-            ada_target=m.ada_target,
-            ada_interval=m.ada_interval,
-            ada_speed_kimg=m.ada_speed_kimg,
-            r1_gamma=m.r1_gamma,
-            n_critic=m.n_critic,
-            class_names=class_names,
-            seed=m.seed,
-        )
-    build_encoder, build_decoder = VAE_ARCHITECTURES[m.architecture]
-    num_classes = len(class_names) if class_names else None
-    return VAE(
-        build_encoder(m.image_size, m.latent_dim, m.width, num_classes=num_classes),
-        build_decoder(m.image_size, m.latent_dim, m.width, num_classes=num_classes),
-        beta=m.beta,
-        likelihood=m.likelihood,
-        gaussian_sigma=m.gaussian_sigma,
-        learned_sigma=m.learned_sigma,
-        free_bits=m.free_bits,
-        denoising=m.denoising,
-        class_names=class_names,
-        seed=m.seed,
-    )
-
-
-def compile_model(model: GenerativeModel, config: Config) -> None:
-    """Compile with the configured optimizers (call inside the strategy scope)."""
-    t = config.train
-    kwargs: dict[str, Any] = {
-        "steps_per_execution": t.steps_per_execution,
-        "jit_compile": t.jit_compile,
-    }
-
-    def optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
-        opt = make_optimizer(cfg)
-        # float16 gradients underflow without loss scaling; bfloat16 has
-        # float32's exponent range and needs none.
-        if resolve_precision(t.precision) == "mixed_float16":
-            opt = keras.optimizers.LossScaleOptimizer(opt)
-        return opt
-
-    if isinstance(model, GAN):
-        model.compile(
-            d_optimizer=optimizer(t.d_optimizer or t.optimizer),
-            g_optimizer=optimizer(t.g_optimizer or t.optimizer),
-            **kwargs,
-        )
-    else:
-        model.compile(optimizer=optimizer(t.optimizer), **kwargs)
 
 
 def build_dataset(
@@ -343,124 +108,10 @@ def build_dataset(
     training: bool = True,
     repeat: bool = False,
 ) -> tuple[tf.data.Dataset, int]:
-    """The `tf.data.Dataset` of float image batches in `value_range`.
-
-    Returns:
-        The dataset and the number of images in one pass over the data.
-    """
-    from keras_gen.data.pipeline import finalize_dataset
-
-    d = config.data
-    size = config.model.image_size
-    training = training and d.shuffle
-    if d.source == "rooms":
-        from keras_gen.data.rooms import render_rooms
-
-        cache_dir = (
-            os.path.expanduser(d.render_cache_dir) if d.render_cache_dir else None
-        )
-        images, table = render_rooms(
-            d.num_images,
-            size=size,
-            seed=d.seed,
-            cache_dir=cache_dir,
-            progress=log.isEnabledFor(logging.INFO),  # off under `keras-gen -q`
-        )
-        if d.labels is None:
-            ds = tf.data.Dataset.from_tensor_slices(images)
-        else:
-            labels = np.asarray(table[d.labels], dtype=np.int32)
-            ds = tf.data.Dataset.from_tensor_slices((images, labels))
-        # Already decoded in memory: a tf.data cache would only copy it.
-        ds = finalize_dataset(
-            ds,
-            batch_size=batch_size,
-            value_range=value_range,
-            training=training,
-            shuffle_buffer=d.shuffle_buffer,
-            cache=False,
-            flip=d.flip,
-            seed=d.seed,
-            repeat=repeat,
-        )
-        options = tf.data.Options()
-        # Generated in memory, there are no files to shard by.
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA
-        )
-        return ds.with_options(options), len(images)
-    if d.source in ("tfds", "tfrecord"):
-        from keras_gen.data.sources import dataset_from_config
-
-        return dataset_from_config(
-            config, value_range, batch_size, training=training, repeat=repeat
-        )
-    from keras_gen.data.folder import image_folder_dataset
-
-    ds, info = image_folder_dataset(
-        d.path,
-        image_size=size,
-        batch_size=batch_size,
-        value_range=value_range,
-        training=training,
-        shuffle_buffer=d.shuffle_buffer,
-        cache=d.cache,
-        flip=d.flip,
-        seed=d.seed,
-        check=d.check,
-        repeat=repeat,
-        labels="inferred" if d.labels else None,
-        return_info=True,
+    """`keras_gen.data.factory.build_dataset` of a whole config (older call form)."""
+    return data_factory.build_dataset(
+        config.data, config.model.image_size, value_range, batch_size, training, repeat
     )
-    num = (
-        len(info.files) if d.num_images is None else min(d.num_images, len(info.files))
-    )
-    return ds, num
-
-
-def first_images(config: Config, value_range, num: int):
-    """The first `num` images of the data, unshuffled and unaugmented."""
-    data = dataclasses.replace(config.data, cache=False)
-    ds, _ = build_dataset(
-        dataclasses.replace(config, data=data), value_range, num, training=False
-    )
-    return next(iter(ds.take(1)))
-
-
-def distribute_global_batches(
-    strategy: tf.distribute.Strategy, make_dataset, batch_size: int
-):
-    """Split every global batch of `make_dataset()` over all workers' replicas.
-
-    Each worker builds the same deterministic stream of global batches and
-    keeps the rows of its own replicas, in replica order. The replicas thus
-    see exactly the examples that one process with the same global batch
-    sees, which tf.data's automatic sharding does not guarantee.
-    """
-
-    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        per_replica = context.get_per_replica_batch_size(batch_size)
-        local_replicas = strategy.num_replicas_in_sync // context.num_input_pipelines
-        start = context.input_pipeline_id * local_replicas * per_replica
-
-        def split(*batch):
-            def rows(x):
-                mine = x[start : start + local_replicas * per_replica]
-                shape = tf.concat([[local_replicas, per_replica], tf.shape(x)[1:]], 0)
-                return tf.reshape(mine, shape)
-
-            mine = tuple(rows(x) for x in batch)
-            return tf.data.Dataset.from_tensor_slices(
-                mine[0] if len(mine) == 1 else mine
-            )
-
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.OFF
-        )
-        return make_dataset().flat_map(split).with_options(options)
-
-    return strategy.distribute_datasets_from_function(dataset_fn)
 
 
 def _images_and_labels(batch) -> tuple[Any, Any]:
@@ -468,48 +119,6 @@ def _images_and_labels(batch) -> tuple[Any, Any]:
     if isinstance(batch, (tuple, list)):
         return batch[0], batch[1]
     return batch, None
-
-
-def validation_images(config: Config, value_range) -> Any:
-    """The held-out images of `data.validation_images` (None when 0).
-
-    Rooms are rendered with a seed no training run uses; a folder is read in
-    file order, unaugmented.
-    """
-    d = config.data
-    if not d.validation_images:
-        return None
-    size = config.model.image_size
-    if d.validation_path:
-        from keras_gen.data.folder import image_folder_dataset
-
-        ds = image_folder_dataset(
-            d.validation_path,
-            image_size=size,
-            batch_size=d.validation_images,
-            value_range=value_range,
-            training=False,
-            cache=False,
-            check=d.check,
-            drop_remainder=False,
-            labels="inferred" if d.labels else None,
-        )
-        batch = next(iter(ds.take(1)))
-        if isinstance(batch, tuple):
-            return tuple(t.numpy() for t in batch)
-        return batch.numpy()
-    from keras_gen.data.rooms import render_rooms
-
-    # Offset far from any seed a config uses, so no validation room is a
-    # training room.
-    images, table = render_rooms(
-        d.validation_images, size=size, seed=d.seed + 1_000_003
-    )
-    low, high = value_range
-    images = images.astype("float32") / 255.0 * (high - low) + low
-    if d.labels:
-        return images, table[d.labels].astype("int32")
-    return images
 
 
 def kl_schedule_callback(config: Config) -> keras.callbacks.Callback | None:
@@ -668,6 +277,33 @@ def train(
         )
 
 
+@dataclasses.dataclass
+class _Run:
+    """What the steps of one run share (see `_train_in`)."""
+
+    config: Config
+    work_dir: Path
+    strategy: tf.distribute.Strategy
+    is_chief: bool
+    backup_dir: Path
+    batch_size: int  # global batch of one step
+    data_batch: int  # images one step takes (n_critic batches for WGAN-GP)
+    model: Any = None
+    initial_epoch: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.config.model.image_size
+
+    @property
+    def multi_worker(self) -> bool:
+        return isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+    def say(self, message: str) -> None:
+        if self.is_chief:
+            log.info(message)
+
+
 def _train_in(
     config: Config,
     work_dir: Path,
@@ -677,191 +313,251 @@ def _train_in(
     resume_after: int | None = None,
 ) -> TrainResult:
     """The run itself, inside the work dir's lock (see `train`)."""
+    run = _new_run(config, work_dir, strategy, task)
+    _build_and_restore(run, resume_after)
+    fit_data, steps_per_epoch = _training_data(run)
+    val_images = None
+    if isinstance(run.model, (VAE, DenoisingAutoencoder)):
+        val_images = validation_images(config.data, run.size, run.model.value_range)
+    validation = {}
+    if val_images is not None and not run.multi_worker:
+        validation = {
+            "validation_data": val_images,
+            "validation_batch_size": run.batch_size,
+        }
+    quiet = not (run.is_chief and log.isEnabledFor(logging.INFO))
+    history = run.model.fit(
+        fit_data,
+        epochs=config.train.epochs,
+        initial_epoch=run.initial_epoch,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=_callbacks(run, val_images),
+        verbose=0 if quiet else config.output.verbose,
+        shuffle=False,  # the dataset shuffles itself
+        **validation,
+    )
+    return _finish(run, history.history, start)
+
+
+def _new_run(config, work_dir, strategy, task) -> _Run:
     is_chief, task_id = task
     replicas = strategy.num_replicas_in_sync
     batch_size = global_batch_size(config, replicas)
     backup_dir = work_dir / "backup"
     if not is_chief:
         backup_dir = backup_dir / f"worker-{task_id}"
-    metrics_csv = work_dir / "metrics.csv"
+    # WGAN-GP's n_critic discriminator updates per step each take a batch.
+    n_critic = config.model.n_critic if config.model.type == "gan" else 1
+    run = _Run(
+        config,
+        work_dir,
+        strategy,
+        is_chief,
+        backup_dir,
+        batch_size,
+        batch_size * n_critic,
+    )
     if is_chief:
         save_config(config, work_dir / "config.yaml")
-    say = log.info if is_chief else (lambda *a, **k: None)
-    say(
-        f"{config.name}: {config.model.type} {config.model.image_size}px, "
+    run.say(
+        f"{config.name}: {config.model.type} {run.size}px, "
         f"global batch {batch_size} = {replicas} replica(s) "
         f"x {batch_size // replicas} per replica, "
         f"{type(strategy).__name__}, {_precision_note(config.train.precision)}"
     )
+    return run
 
-    class_names = class_names_of(config)
+
+def _build_and_restore(run: _Run, resume_after: int | None) -> None:
+    """The compiled model, with the state of its last backup if there is one."""
+    class_names = class_names_of(run.config.data)
     if class_names:
-        say(f"conditional on {len(class_names)} classes: {class_names}")
-    # WGAN-GP's n_critic discriminator updates per step each take a batch.
-    n_critic = config.model.n_critic if config.model.type == "gan" else 1
-    data_batch = batch_size * n_critic
-    with strategy.scope():
-        model = build_model(
-            config, synchronized_bn=replicas > 1, class_names=class_names
+        run.say(f"conditional on {len(class_names)} classes: {class_names}")
+    replicas = run.strategy.num_replicas_in_sync
+    with run.strategy.scope():
+        run.model = build_model(
+            run.config, synchronized_bn=replicas > 1, class_names=class_names
         )
-        compile_model(model, config)
-        record = restore_latest(model, backup_dir)
+        compile_model(run.model, run.config)
+        record = restore_latest(run.model, run.backup_dir)
         if record is None and resume_after is not None:
-            record = _continue_finished(model, work_dir, resume_after, config)
-    initial_epoch = record["epoch"] if record else 0
+            record = _continue_finished(
+                run.model, run.work_dir, resume_after, run.config
+            )
+    run.initial_epoch = record["epoch"] if record else 0
     if record:
-        say(f"resuming from {backup_dir} at epoch {initial_epoch}")
-    if is_chief and metrics_csv.exists():
-        _truncate_metrics(metrics_csv, initial_epoch)
+        run.say(f"resuming from {run.backup_dir} at epoch {run.initial_epoch}")
+    metrics_csv = run.work_dir / "metrics.csv"
+    if run.is_chief and metrics_csv.exists():
+        _truncate_metrics(metrics_csv, run.initial_epoch)
 
-    def training_stream() -> tuple[tf.data.Dataset, int]:
+
+def _training_data(run: _Run) -> tuple[Any, int]:
+    """The batches `fit` reads (from the resumed epoch on) and steps per epoch."""
+
+    def stream() -> tuple[tf.data.Dataset, int]:
         # The shuffle and flips of a seeded stream are reproducible for the
         # first iterator of a freshly built dataset object, so every consumer
         # builds its own.
-        ds, count = build_dataset(config, model.value_range, data_batch, repeat=True)
-        steps = config.train.steps_per_epoch or count // data_batch
+        ds, count = data_factory.build_dataset(
+            run.config.data,
+            run.size,
+            run.model.value_range,
+            run.data_batch,
+            repeat=True,
+        )
+        steps = run.config.train.steps_per_epoch or count // run.data_batch
         if steps < 1:
             raise ConfigError(
-                f"data has {count} images, fewer than one batch of {data_batch}; "
-                "lower train.batch_size (or model.n_critic) or add data."
+                f"data has {count} images, fewer than one batch of "
+                f"{run.data_batch}; lower train.batch_size (or model.n_critic) "
+                "or add data."
             )
         # Skipping the batches of finished epochs gives a resumed run the
         # batches it would have seen.
-        return ds.skip(initial_epoch * steps), steps
+        return ds.skip(run.initial_epoch * steps), steps
 
-    fit_data, steps_per_epoch = training_stream()
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    fit_data, steps = stream()
+    if run.multi_worker:
         fit_data = distribute_global_batches(
-            strategy, lambda: training_stream()[0], data_batch
+            run.strategy, lambda: stream()[0], run.data_batch
         )
+    return fit_data, steps
 
-    out = config.output
-    samples_dir = work_dir / "samples"
+
+def _callbacks(run: _Run, val_images: Any) -> list[keras.callbacks.Callback]:
+    """Every callback of the run, in the order their logs need."""
     callbacks: list[keras.callbacks.Callback] = [
         _SqueezeLogs(),
         StopOnNonFinite(),
         LearningRates(),
     ]
-    val_images = None
-    is_dae = isinstance(model, DenoisingAutoencoder)
-    if isinstance(model, (VAE, DenoisingAutoencoder)):
-        val_images = validation_images(config, model.value_range)
-    if isinstance(model, VAE) and is_chief:
-        # Before the CSV logger, which then records `active_units`.
-        fixed = val_images
-        if fixed is None:
-            num = min(256, config.data.num_images or 256)
-            try:
-                fixed = first_images(config, model.value_range, num)
-            except StopIteration:  # fewer images than `num`: one batch less
-                fixed = first_images(config, model.value_range, 16)
-        callbacks.append(LatentDiagnostics(*_images_and_labels(fixed)))
-    if is_chief:
-        grids_log = work_dir / "logs" / "samples" if out.tensorboard else None
-        grid = SampleGrid(
-            samples_dir, out.num_samples, out.sample_every, scale=2, log_dir=grids_log
-        )
-        if is_dae:
-            fixed = val_images
-            if fixed is None:
-                fixed = first_images(config, model.value_range, 8)
-            grid = DenoiseGrid(
-                _images_and_labels(fixed)[0],
-                DENOISE_GRID_SIGMA,
-                samples_dir,
-                out.sample_every,
-                scale=2,
-                log_dir=grids_log,
-            )
-        callbacks += [
-            grid,
-            MetricsCSV(metrics_csv),
-            keras.callbacks.ModelCheckpoint(str(work_dir / "model.keras")),
-        ]
-        if out.checkpoint_every:
-            callbacks.append(
-                KeepCheckpoints(work_dir / "checkpoints", out.checkpoint_every)
-            )
-        if isinstance(model, VAE):
-            fixed = first_images(config, model.value_range, 16)
-            callbacks.append(
-                ReconstructionGrid(
-                    *_images_and_labels(fixed),
-                    directory=samples_dir,
-                    every=out.sample_every,
-                    scale=2,
-                )
-            )
-        if out.tensorboard:
-            callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
-            log_hparams(work_dir / "logs" / "hparams", config.to_dict())
+    if isinstance(run.model, VAE):
+        schedule = kl_schedule_callback(run.config)
+        if schedule is not None:
+            # First, so the KL weight is set before anything logs it.
+            callbacks.insert(0, schedule)
+        if run.is_chief:
+            # Before the CSV logger, which then records `active_units`.
+            callbacks.append(_latent_diagnostics(run, val_images))
+    if run.is_chief:
+        callbacks += _chief_callbacks(run, val_images)
     # Last, so that an epoch's CSV row and grids are on disk before its
     # backup commits it; kept after fit until the model, plot and export are
     # written (a rerun of a run killed then goes straight to them).
     callbacks.append(
         TrainingBackup(
-            backup_dir, every=config.train.backup_every, delete_on_success=False
+            run.backup_dir,
+            every=run.config.train.backup_every,
+            delete_on_success=False,
         )
     )
-    schedule = kl_schedule_callback(config) if isinstance(model, VAE) else None
-    if schedule is not None:
-        # First, so the KL weight is set before anything logs it.
-        callbacks.insert(0, schedule)
-    validation = {}
-    if val_images is not None and not isinstance(
-        strategy, tf.distribute.MultiWorkerMirroredStrategy
-    ):
-        validation = {
-            "validation_data": val_images,
-            "validation_batch_size": batch_size,
-        }
+    return callbacks
 
-    history = model.fit(
-        fit_data,
-        epochs=config.train.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks,
-        verbose=out.verbose if is_chief and log.isEnabledFor(logging.INFO) else 0,
-        shuffle=False,  # the dataset shuffles itself
-        **validation,
+
+def _latent_diagnostics(run: _Run, val_images: Any) -> LatentDiagnostics:
+    fixed = val_images
+    if fixed is None:
+        num = min(256, run.config.data.num_images or 256)
+        value_range = run.model.value_range
+        try:
+            fixed = first_images(run.config.data, run.size, value_range, num)
+        except StopIteration:  # fewer images than `num`: one batch less
+            fixed = first_images(run.config.data, run.size, value_range, 16)
+    return LatentDiagnostics(*_images_and_labels(fixed))
+
+
+def _chief_callbacks(run: _Run, val_images: Any) -> list[keras.callbacks.Callback]:
+    """Grids, CSV, model file, checkpoints and TensorBoard: the chief's files."""
+    out, work_dir = run.config.output, run.work_dir
+    callbacks = [
+        _grid_callback(run, val_images),
+        MetricsCSV(work_dir / "metrics.csv"),
+        keras.callbacks.ModelCheckpoint(str(work_dir / "model.keras")),
+    ]
+    if out.checkpoint_every:
+        callbacks.append(
+            KeepCheckpoints(work_dir / "checkpoints", out.checkpoint_every)
+        )
+    if isinstance(run.model, VAE):
+        fixed = first_images(run.config.data, run.size, run.model.value_range, 16)
+        callbacks.append(
+            ReconstructionGrid(
+                *_images_and_labels(fixed),
+                directory=work_dir / "samples",
+                every=out.sample_every,
+                scale=2,
+            )
+        )
+    if out.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(work_dir / "logs")))
+        log_hparams(work_dir / "logs" / "hparams", run.config.to_dict())
+    return callbacks
+
+
+def _grid_callback(run: _Run, val_images: Any) -> keras.callbacks.Callback:
+    """Sample grids of a generator; noisy/denoised/clean grids of a denoiser."""
+    out = run.config.output
+    samples_dir = run.work_dir / "samples"
+    log_dir = run.work_dir / "logs" / "samples" if out.tensorboard else None
+    if not isinstance(run.model, DenoisingAutoencoder):
+        return SampleGrid(
+            samples_dir, out.num_samples, out.sample_every, scale=2, log_dir=log_dir
+        )
+    fixed = val_images
+    if fixed is None:
+        fixed = first_images(run.config.data, run.size, run.model.value_range, 8)
+    return DenoiseGrid(
+        _images_and_labels(fixed)[0],
+        DENOISE_GRID_SIGMA,
+        samples_dir,
+        out.sample_every,
+        scale=2,
+        log_dir=log_dir,
     )
 
-    model_path = work_dir / "model.keras"
-    metrics_plot = work_dir / "metrics.png"
+
+def _finish(run: _Run, metrics: dict, start: float) -> TrainResult:
+    """Model file, metrics plot and export (chief), then the result."""
+    model, work_dir, out = run.model, run.work_dir, run.config.output
+    metrics_csv = work_dir / "metrics.csv"
     export_path = None
-    metrics = history.history
-    if is_chief:
-        model.save(model_path)
+    if run.is_chief:
+        model.save(work_dir / "model.keras")
         if metrics_csv.exists():
             metrics = read_metrics_csv(metrics_csv)
-        plot_metrics(metrics, metrics_plot, title=config.name)
+        plot_metrics(metrics, work_dir / "metrics.png", title=run.config.name)
         if out.export_dir:
-            if isinstance(model, VAE) and model.num_classes:
-                # The SavedModel signatures have no label input for VAEs yet.
-                say("conditional VAE: no SavedModel export (not supported)")
-            else:
-                # A rerun after a kill past the export reuses that version.
-                export_path = same_weights_version(
-                    model, out.export_dir, config.name
-                ) or export_generator(model, out.export_dir, config.name)
+            export_path = _export(run)
     if not model.stop_training:
-        remove_backups(backup_dir)
+        remove_backups(run.backup_dir)
     result = TrainResult(
         work_dir=work_dir,
-        model_path=model_path,
+        model_path=work_dir / "model.keras",
         export_path=export_path,
-        samples=sorted(samples_dir.glob("*.png")),
+        samples=sorted((work_dir / "samples").glob("*.png")),
         metrics_csv=metrics_csv,
-        metrics_plot=metrics_plot,
+        metrics_plot=work_dir / "metrics.png",
         history=metrics,
         seconds=time.perf_counter() - start,
-        images_seen=training_step(model) * data_batch,
+        images_seen=training_step(model) * run.data_batch,
         model=model,
     )
-    if is_chief:
+    if run.is_chief:
         print_summary(result)
     return result
+
+
+def _export(run: _Run) -> Path | None:
+    model, name, export_dir = run.model, run.config.name, run.config.output.export_dir
+    if isinstance(model, VAE) and model.num_classes:
+        # The SavedModel signatures have no label input for VAEs yet.
+        run.say("conditional VAE: no SavedModel export (not supported)")
+        return None
+    # A rerun after a kill past the export reuses that version.
+    return same_weights_version(model, export_dir, name) or export_generator(
+        model, export_dir, name
+    )
 
 
 def print_summary(result: TrainResult) -> None:

@@ -97,3 +97,94 @@ def test_sidecar_round_trip_and_bad_file(tmp_path):
     with pytest.raises(ValueError, match="anomaly fit"):
         anomaly.read_sidecar(model)
     assert anomaly.read_sidecar(tmp_path / "other.keras") is None
+
+
+@pytest.fixture(scope="module")
+def saved_vae(tmp_path_factory):
+    """A barely trained 32px VAE saved as a run's `model.keras` (scores only)."""
+    vae = VAE(
+        build_vae_encoder(32, latent_dim=4, width=4),
+        build_vae_decoder(32, latent_dim=4, width=4),
+        likelihood="gaussian",
+        seed=0,
+    )
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    images = np.random.default_rng(0).uniform(size=(8, 32, 32, 3))
+    vae.fit(images.astype("float32"), batch_size=8, epochs=1, verbose=0)
+    path = tmp_path_factory.mktemp("run") / "model.keras"
+    vae.save(path)
+    return path
+
+
+def _pngs(folder, count, seed):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        image = rng.integers(0, 255, (20, 24, 3), np.uint8)  # cropped, resized
+        Image.fromarray(image).save(folder / f"{i}.png")
+
+
+def test_folder_groups(tmp_path):
+    files = [tmp_path / "a" / "1.png", tmp_path / "top.png", tmp_path / "b/c/2.png"]
+    assert anomaly.folder_groups(files, tmp_path) == ["a", "", "b"]
+    (tmp_path / "one.png").write_bytes(b"")
+    assert anomaly.folder_groups([tmp_path / "one.png"], tmp_path / "one.png") == [""]
+
+
+def test_fit_folder_then_score_folder(tmp_path, saved_vae):
+    import csv
+
+    _pngs(tmp_path / "normal", 10, seed=0)
+    fit = anomaly.fit_folder(saved_vae.parent, tmp_path / "normal", "pixel", 0.2)
+    assert fit.sidecar == saved_vae.with_name("model.anomaly.json")
+    assert (fit.images, fit.score, fit.achieved_fpr) == (10, "pixel", 0.2)
+    assert anomaly.read_sidecar(saved_vae)["threshold"] == fit.threshold
+
+    _pngs(tmp_path / "mixed" / "rooms", 4, seed=1)
+    _pngs(tmp_path / "mixed" / "noise", 3, seed=2)
+    _pngs(tmp_path / "mixed", 1, seed=3)  # one image at the top
+    out = tmp_path / "scores" / "scores.csv"
+    result = anomaly.score_folder(
+        saved_vae, tmp_path / "mixed", ["nelbo", "pixel"], out, normal="rooms"
+    )
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["path", "group", "nelbo", "pixel", "is_anomaly"]
+    assert sorted(r["group"] for r in rows) == [""] + ["noise"] * 3 + ["rooms"] * 4
+    # The histogram and flags are of the calibrated score, not kinds[0].
+    assert (result.count, result.score, result.threshold) == (8, "pixel", fit.threshold)
+    assert {g: len(v) for g, v in result.groups.items()} == {
+        "(top)": 1,
+        "noise": 3,
+        "rooms": 4,
+    }
+    for group, scores in result.groups.items():
+        flags = [int(r["is_anomaly"]) for r in rows if (r["group"] or "(top)") == group]
+        assert result.flagged[group] == pytest.approx(np.mean(flags))
+        assert result.flagged[group] == pytest.approx(np.mean(scores > fit.threshold))
+    assert set(result.roc) == {"(top)", "noise"}
+    auc, tpr = result.roc["noise"]
+    assert auc == pytest.approx(
+        anomaly.roc_auc(result.groups["rooms"], result.groups["noise"])
+    )
+    assert 0.0 <= tpr <= 1.0
+    for path in (result.histogram, result.roc_plot):
+        assert path.parent == out.parent and path.stat().st_size > 1000
+
+
+def test_score_folder_without_threshold_or_with_a_bad_normal(tmp_path, saved_vae):
+    import csv
+
+    _pngs(tmp_path / "data" / "a", 2, seed=0)
+    model = tmp_path / "copy.keras"  # no sidecar beside this one
+    model.write_bytes(saved_vae.read_bytes())
+    out = tmp_path / "s.csv"
+    result = anomaly.score_folder(model, tmp_path / "data", ["pixel"], out)
+    assert list(next(csv.DictReader(out.open()))) == ["path", "group", "pixel"]
+    assert result.threshold is None and result.flagged == {} and result.roc == {}
+    assert result.roc_plot is None
+    with pytest.raises(ValueError, match="'b' is not a sub-folder .* found: a"):
+        anomaly.score_folder(model, tmp_path / "data", ["pixel"], out, normal="b")
+    with pytest.raises(ValueError, match="no sub-folder besides 'a'"):
+        anomaly.score_folder(model, tmp_path / "data", ["pixel"], out, normal="a")

@@ -50,3 +50,26 @@ def test_class_ids_by_name_id_or_in_turn():
     assert list(inference.class_ids("2", names, 1)) == [2]
     with pytest.raises(ValueError, match="unknown class 'attic'; classes: bedroom"):
         inference.class_ids("attic", names, 1)
+
+
+def test_save_samples_as_npz_or_grid(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    images = np.random.default_rng(0).integers(0, 255, (3, 8, 8, 3), np.uint8)
+    npz = inference.save_samples(images, tmp_path / "a" / "s.npz", seed=5)
+    with np.load(npz) as saved:
+        np.testing.assert_array_equal(saved["images"], images)
+        np.testing.assert_array_equal(saved["seeds"], [5, 6, 7])
+    png = inference.save_samples(images, tmp_path / "grid.png")
+    with Image.open(png) as grid:
+        assert grid.size[0] >= 8 and grid.size[1] >= 8
+    with pytest.raises(ValueError, match=r"--out must end in .png or .npz"):
+        inference.save_samples(images, tmp_path / "s.jpg")
+    with pytest.raises(ValueError, match="--num must be >= 1, got 0"):
+        inference.check_samples_out(tmp_path / "s.png", 0)
+
+
+def test_sample_images_names_a_missing_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model not found"):
+        inference.sample_images(tmp_path / "nope", 2)

@@ -86,7 +86,7 @@ def test_conditional_vae_trains_with_validation_and_options(tmp_path):
 
 def test_augment_auto_turns_diffaugment_on_for_small_datasets(tmp_path):
     from keras_gen.config import AUTO_AUGMENT_BELOW
-    from keras_gen.trainer import build_model, resolve_augment
+    from keras_gen.models.factory import build_model, resolve_augment
 
     small = load_config(CONFIGS / "smoke_gan.yaml", ["model.augment=auto"])
     assert resolve_augment(small) == "translation,cutout"

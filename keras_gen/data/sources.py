@@ -37,6 +37,7 @@ __all__ = [
     "FolderSource",
     "RoomsSource",
     "dataset_from_config",
+    "dataset_from_data",
     "dataset_from_spec",
     "parse_source",
 ]
@@ -175,11 +176,26 @@ def dataset_from_config(
     training: bool = True,
     repeat: bool = False,
 ) -> tuple[tf.data.Dataset, int]:
-    """The training pipeline of a ``tfds`` or ``tfrecord`` data config.
+    """`dataset_from_data(config.data, config.model.image_size, ...)`."""
+    return dataset_from_data(
+        config.data, config.model.image_size, value_range, batch_size, training, repeat
+    )
+
+
+def dataset_from_data(
+    data: Any,
+    image_size: int,
+    value_range: tuple[float, float],
+    batch_size: int,
+    training: bool = True,
+    repeat: bool = False,
+) -> tuple[tf.data.Dataset, int]:
+    """The training pipeline of a ``tfds`` or ``tfrecord`` data section.
 
     Args:
-        config: A validated ``keras_gen.config.Config`` (``data.source`` is
+        data: A validated ``keras_gen.config.DataConfig`` (``source`` is
             ``"tfds"`` or ``"tfrecord"``).
+        image_size: Side of the square images.
         value_range: The model's ``(low, high)``.
         batch_size: Global batch size.
         training: Shuffle and flip (the caller folds in ``data.shuffle``).
@@ -190,11 +206,11 @@ def dataset_from_config(
         epoch (``data.num_images`` caps it, as for folders).
 
     Example:
-        >>> ds, n = dataset_from_config(cfg, (-1.0, 1.0), 64)  # doctest: +SKIP
+        >>> ds, n = dataset_from_data(cfg.data, 64, (-1.0, 1.0), 64)  # doctest: +SKIP
     """
-    d = config.data
+    d = data
     common: dict[str, Any] = {
-        "image_size": config.model.image_size,
+        "image_size": image_size,
         "batch_size": batch_size,
         "value_range": value_range,
         "training": training,
@@ -225,7 +241,7 @@ def dataset_from_config(
         )
     else:
         raise ValueError(
-            f"dataset_from_config handles tfds and tfrecord, not {d.source!r}"
+            f"dataset_from_data handles tfds and tfrecord, not {d.source!r}"
         )
     num = total if d.num_images is None else min(d.num_images, total)
     return ds, num

@@ -48,7 +48,7 @@ from keras_gen.series.data import (
     window_dataset,
     window_span,
 )
-from keras_gen.series.scores import anomaly_scores
+from keras_gen.series.scores import anomaly_scores, suppress_repeats
 
 #: Fewest training windows a model is fitted on.
 MIN_TRAINING_WINDOWS = 16
@@ -264,14 +264,16 @@ def streaming_errors(
 
 
 def _detect_member(series, cfg: SeriesConfig, seed: int, num_train: int, dilation: int):
-    """One ensemble member: its model, streaming errors and scores."""
+    """One ensemble member: its model, streaming errors and scores (before
+    `score.suppress_rows`, which applies to the ensemble's mean)."""
     model_cfg = dataclasses.replace(cfg.model, seed=seed)
     model = build_series_model(model_cfg, series.values.shape[1], cfg.score, dilation)
     fit_series_model(model, series.values[:num_train], cfg.train, seed)
     errors = streaming_errors(model, series.values, num_train, cfg.train)
-    scores = anomaly_scores(errors, cfg.score, series.values)
+    scores = anomaly_scores(errors, cfg.score, series.values, suppress=False)
+    own = suppress_repeats(scores, cfg.score.suppress_rows)
     calibrate_model(
-        model, SeriesResult(series, num_train, errors, scores, 0.0), cfg.score.fpr
+        model, SeriesResult(series, num_train, errors, own, 0.0), cfg.score.fpr
     )
     return model, errors, scores
 
@@ -284,8 +286,9 @@ def detect_series(
     With `model.ensemble` N > 1, N models (seeds `model.seed` + i) score the
     series and the result holds the means of their errors and scores (the
     scores of independently trained models disagree on noise more than on
-    anomalies). The detection threshold is calibrated at `score.fpr` on the
-    training part's scores.
+    anomalies); `score.suppress_rows` then applies to the mean score. The
+    detection threshold is calibrated at `score.fpr` on the training part's
+    scores.
     """
     num_train = training_length(len(series), cfg.data.train, series.timestamps)
     dilation = resolve_dilation(
@@ -296,7 +299,9 @@ def detect_series(
         for i in range(cfg.model.ensemble)
     ]
     errors = np.mean([m[1] for m in members], axis=0)
-    scores = np.mean([m[2] for m in members], axis=0)
+    scores = suppress_repeats(
+        np.mean([m[2] for m in members], axis=0), cfg.score.suppress_rows
+    )
     result = SeriesResult(series, num_train, errors, scores, float("nan"))
     warm_up = window_span(cfg.model.window, dilation) - 1 + cfg.score.min_history
     threshold = training_threshold(scores, warm_up, num_train, cfg.score.fpr)

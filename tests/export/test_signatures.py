@@ -186,7 +186,7 @@ def test_requests_that_would_exhaust_a_server_are_refused(
         loaded["gan"].signatures["serving_default"](z=tf.constant(bad))
     # Huge images are refused by the VAE's image signatures, not resized
     # (the limit lowered here to keep the test small).
-    import keras_gen.export as export_module
+    import keras_gen.export.signatures as export_module
 
     monkeypatch.setattr(export_module, "MAX_PIXELS", 50 * 50)
     encode = tf.saved_model.load(

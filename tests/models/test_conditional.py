@@ -9,11 +9,12 @@ import pytest
 from keras import ops
 
 from keras_gen.config import Config, ConfigError, load_config
+from keras_gen.data.factory import class_names_of
 from keras_gen.data.rooms import render_rooms
 from keras_gen.models import GAN
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
 from keras_gen.models.gan.layers import ClassProjection, ConditionalBatchNormalization
-from keras_gen.trainer import class_names_of, train
+from keras_gen.trainer import train
 
 CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
 
@@ -165,8 +166,8 @@ def test_labels_config_is_validated():
             ["data.source=folder", "data.path=/tmp", "data.labels=has_bed"],
         )
     config = load_config(CONFIGS / "smoke_gan.yaml", ["data.labels=floor_texture"])
-    assert class_names_of(config) == ["planks", "tiles", "carpet"]
-    assert class_names_of(Config()) is None
+    assert class_names_of(config.data) == ["planks", "tiles", "carpet"]
+    assert class_names_of(Config().data) is None
 
 
 def test_folder_classes_are_the_sub_folders(tmp_path):
@@ -179,7 +180,7 @@ def test_folder_classes_are_the_sub_folders(tmp_path):
         CONFIGS / "smoke_gan.yaml",
         ["data.source=folder", f"data.path={tmp_path}", "data.labels=inferred"],
     )
-    assert class_names_of(config) == ["bathroom", "bedroom", "kitchen"]
+    assert class_names_of(config.data) == ["bathroom", "bedroom", "kitchen"]
 
 
 # --------------------------------------------------------------------------- #

@@ -156,7 +156,7 @@ def _bf16_exact(x):
 
 
 def _sn_discriminator(policy):
-    from keras_gen.trainer import dtype_policy
+    from keras_gen.precision import dtype_policy
 
     with dtype_policy(policy):
         return build_dcgan_discriminator(32, 8, seed=2, spectral_norm=True)
@@ -197,7 +197,7 @@ def test_spectral_norm_keeps_float32_kernels_under_bfloat16(tmp_path):
 
 
 def test_bfloat16_sn_gan_step_leaves_float32_discriminator_weights():
-    from keras_gen.trainer import dtype_policy
+    from keras_gen.precision import dtype_policy
 
     keras.utils.set_random_seed(0)
     with dtype_policy("mixed_bfloat16"):

@@ -118,3 +118,21 @@ def test_ensemble_averages_members_trained_from_other_seeds(tmp_path):
         detect_series(series, config(model={"seed": s}))[0].scores for s in (0, 1)
     ]
     np.testing.assert_allclose(result.scores, np.mean(singles, axis=0), atol=1e-4)
+
+
+def test_ensemble_suppresses_repeats_of_its_mean_score(tmp_path):
+    from keras_gen.series.scores import _previous_max, suppress_repeats
+
+    path = write_series(tmp_path / "s.csv", sine_values(800, spike_at=600))
+    series = read_series_csv(path)
+    plain, _ = detect_series(series, config(model={"ensemble": 2}))
+    kept, _ = detect_series(
+        series, config(model={"ensemble": 2}, score={"suppress_rows": 30})
+    )
+    expected = suppress_repeats(plain.scores, 30)
+    # Rows whose mean score is not within float noise of its recent maximum.
+    clear = np.abs(plain.scores - _previous_max(plain.scores, 30)) > 1e-3
+    assert clear.mean() > 0.9
+    np.testing.assert_allclose(kept.scores[clear], expected[clear], atol=1e-4)
+    assert kept.scores[600] == pytest.approx(plain.scores[600], abs=1e-4)
+    assert np.sum(kept.scores == 0) > np.sum(plain.scores == 0) + 100

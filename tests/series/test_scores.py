@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from keras_gen.series.config import SeriesScoreConfig
-from keras_gen.series.scores import anomaly_scores
+from keras_gen.config import ConfigError
+from keras_gen.series.config import SeriesScoreConfig, series_config_from_dict
+from keras_gen.series.scores import anomaly_scores, suppress_repeats
 
 METHODS = ["record", "likelihood"]
 
@@ -75,3 +76,59 @@ def test_a_new_extreme_value_scores_one_and_only_after_warm_up():
     assert anomaly_scores(errors, cfg, early)[50] == 0.0
     off = SeriesScoreConfig(spatial_tolerance=None)
     assert anomaly_scores(errors, off, values)[400] < 1.0
+
+
+def test_suppress_repeats_keeps_only_scores_above_their_recent_past():
+    scores = np.array([0.2, 0.6, 0.5, 0.7, 0.1, 0.6, 0.3])
+    # Each score against the raw (unsuppressed) scores of the 2 rows before:
+    # 0.5 < 0.6, 0.1 < 0.7, 0.6 < 0.7, 0.3 < 0.6 (itself suppressed) -> 0.
+    np.testing.assert_array_equal(
+        suppress_repeats(scores, 2), [0.2, 0.6, 0.0, 0.7, 0.0, 0.0, 0.0]
+    )
+    # One row back: 0.6 > 0.1 stands again.
+    np.testing.assert_array_equal(
+        suppress_repeats(scores, 1), [0.2, 0.6, 0.0, 0.7, 0.0, 0.6, 0.0]
+    )
+    # A tie is a repeat; None changes nothing.
+    np.testing.assert_array_equal(suppress_repeats([1.0, 1.0], 5), [1.0, 0.0])
+    np.testing.assert_array_equal(suppress_repeats(scores, None), scores)
+
+
+def test_suppress_repeats_drops_a_detection_only_after_an_earlier_one():
+    scores = np.random.default_rng(0).random(500)
+    kept = suppress_repeats(scores, 20)
+    for threshold in (0.5, 0.9, 0.99):
+        before, after = scores >= threshold, kept >= threshold
+        assert np.all(after <= before)
+        for t in np.flatnonzero(before & ~after):
+            assert before[max(t - 20, 0) : t].any()
+
+
+def test_suppressed_repeated_new_extremes_and_causality():
+    # New extremes (spatially novel: score 1.0) at rows 400, 420 and 480.
+    values = np.sin(np.arange(600) / 5.0)
+    values[[400, 420, 480]] = [1.5, 2.0, 2.6]
+    values = values[:, None]
+    errors = np.ones(len(values))
+    plain = anomaly_scores(errors, SeriesScoreConfig(), values)
+    np.testing.assert_array_equal(np.flatnonzero(plain == 1.0), [400, 420, 480])
+    cfg = SeriesScoreConfig(suppress_rows=50)
+    kept = anomaly_scores(errors, cfg, values)
+    # 420 follows the alarm at 400 within 50 rows; 480 does not.
+    np.testing.assert_array_equal(np.flatnonzero(kept == 1.0), [400, 480])
+    np.testing.assert_array_equal(kept[421:480], 0.0)  # 0.5s: not above 1.0
+    unsuppressed = anomaly_scores(errors, cfg, values, suppress=False)
+    np.testing.assert_array_equal(unsuppressed, plain)
+    changed = values.copy()
+    changed[450:] += 5.0
+    np.testing.assert_array_equal(
+        anomaly_scores(errors, cfg, changed)[:450], kept[:450]
+    )
+
+
+@pytest.mark.parametrize("bad", [0, -5])
+def test_suppress_rows_must_be_positive_or_null(bad):
+    with pytest.raises(ConfigError, match="score.suppress_rows"):
+        series_config_from_dict({"score": {"suppress_rows": bad}})
+    cfg = series_config_from_dict({"score": {"suppress_rows": None}})
+    assert cfg.score.suppress_rows is None

@@ -106,6 +106,7 @@ def build_resnet_discriminator(
     image_size: int = 64,
     width: int = 64,
     channels: int = 3,
+    synchronized_bn: bool = False,
     spectral_norm: bool = True,
     num_classes: int | None = None,
     seed: int | None = None,
@@ -122,6 +123,8 @@ def build_resnet_discriminator(
         image_size: input side, one of 32, 64, 128.
         width: channels of the first block.
         channels: image channels.
+        synchronized_bn: accepted for the common discriminator signature;
+            there is no batch norm to synchronise.
         spectral_norm: wrap every convolution and the dense layer in spectral
             normalisation (default True, as in SNGAN).
         num_classes: number of classes (inputs `[images, label]` and a
@@ -134,6 +137,7 @@ def build_resnet_discriminator(
     >>> d(keras.random.uniform((2, 32, 32, 3))).shape
     (2, 1)
     """
+    del synchronized_bn
     stages = num_stages(image_size)
     images, label, inputs = discriminator_inputs(image_size, channels, num_classes)
 
