@@ -75,14 +75,12 @@ class SavedDenoiser:
     def __init__(self, path: str | Path):
         import tensorflow as tf
 
-        self._loaded = tf.saved_model.load(str(path))  # owns the variables
+        from keras_gen.inference import load_signature
+
+        self._loaded, self._fn = load_signature(
+            path, "denoise", "export a model trained to denoise"
+        )
         signatures = self._loaded.signatures
-        if "denoise" not in signatures:
-            raise ValueError(
-                f"{path}: a SavedModel without a 'denoise' signature (it has: "
-                f"{', '.join(sorted(signatures))}); export a model trained to denoise"
-            )
-        self._fn = signatures["denoise"]
         # A VAE's signatures work at its training side (tiles of that side
         # pass unresized); a DAE's at any size.
         self.side = None

@@ -140,6 +140,26 @@ def sample_images(
     return _sample_saved_model(path, num, seed, label)
 
 
+def load_signature(saved: str | Path, name: str, needed_for: str) -> tuple[Any, Any]:
+    """`(loaded SavedModel, its signature name)`; the first owns the variables.
+
+    Keep the loaded object alive while calling the signature: the signature
+    alone does not hold the variables it reads.
+
+    Raises:
+        ValueError: the SavedModel has no such signature (its list named).
+    """
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(saved))
+    if name not in loaded.signatures:
+        raise ValueError(
+            f"{saved}: a SavedModel without a {name!r} signature (it has: "
+            f"{', '.join(sorted(loaded.signatures))}); {needed_for}"
+        )
+    return loaded, loaded.signatures[name]
+
+
 def _sample_saved_model(
     saved: Path, num: int, seed: int, label: str | None
 ) -> np.ndarray:
@@ -148,13 +168,8 @@ def _sample_saved_model(
 
     from keras_gen.export import read_class_names
 
-    signatures = tf.saved_model.load(str(saved)).signatures
-    if "generate" not in signatures:
-        raise ValueError(
-            f"{saved}: a SavedModel without a 'generate' signature "
-            f"(it has: {', '.join(sorted(signatures))}); it does not generate images"
-        )
-    signature = signatures["generate"]
+    # `loaded` stays bound until the call: it owns the variables.
+    loaded, signature = load_signature(saved, "generate", "it does not generate images")
     inputs = {"seed": tf.constant(np.arange(seed, seed + num, dtype=np.int64))}
     if "label" in signature.structured_input_signature[1]:
         names = read_class_names(saved)
@@ -198,6 +213,7 @@ __all__ = [
     "describe",
     "load_generator",
     "load_keras",
+    "load_signature",
     "resolve_model_path",
     "resolve_saved_model",
     "sample_images",

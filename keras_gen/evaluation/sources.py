@@ -169,11 +169,9 @@ def saved_model_source(path: str | Path, seed: int = 0) -> ImageSource:
     through its classes the same way).
     """
     from keras_gen.export import read_class_names
+    from keras_gen.inference import load_signature
 
-    loaded = tf.saved_model.load(str(path))
-    signature = loaded.signatures.get("generate")
-    if signature is None:
-        raise ValueError(f"{path}: a SavedModel without a 'generate' signature")
+    loaded, signature = load_signature(path, "generate", "it does not generate images")
     conditional = "label" in signature.structured_input_signature[1]
     num_classes = len(read_class_names(path)) if conditional else None
 
