@@ -315,9 +315,15 @@ def fit_folder(
         score: the score to threshold (one of `SCORES`).
         fpr: fraction of the normal images to flag.
     """
-    from keras_gen.denoise import list_images
-    from keras_gen.utils.files import run_model_file
+    from keras_gen import presets
+    from keras_gen.data.images import list_images
+    from keras_gen.inference import resolve_model_path
 
+    if presets.is_preset_ref(model):
+        raise ValueError(
+            f"{model}: a preset's threshold is part of the preset; to calibrate "
+            "your own, copy its .keras file (keras_gen.presets.model_path) and fit that"
+        )
     vae = load_model(model)
     files = list_images(data)
     images = load_images(files, model_image_size(vae))
@@ -325,7 +331,7 @@ def fit_folder(
     threshold = fit_threshold(scores, fpr)
     achieved = float(np.mean(scores > threshold))
     path = write_sidecar(
-        run_model_file(model),
+        resolve_model_path(model),
         score,
         threshold,
         fpr,
@@ -374,11 +380,11 @@ def score_folder(
     Raises:
         ValueError: `normal` is not a sub-folder, or the only one.
     """
-    from keras_gen.denoise import list_images
-    from keras_gen.utils.files import run_model_file
+    from keras_gen.data.images import list_images
+    from keras_gen.inference import resolve_model_path
 
     vae = load_model(model)
-    record = read_sidecar(run_model_file(model))
+    record = read_sidecar(resolve_model_path(model))
     files = list_images(data)
     groups = folder_groups(files, data)
     _check_normal(normal, sorted(set(groups)), data)

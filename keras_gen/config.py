@@ -3,230 +3,61 @@
 A config file has four sections (`model`, `data`, `train`, `output`) and a
 `name`. Every key is checked when the file is read: an unknown key, a value of
 the wrong type or outside its allowed set fails at once with an error naming
-the key, so that a typo never silently trains the default.
+the key, so that a typo never silently trains the default. The `model`
+section is one class per family (`keras_gen.config_model`); a file may be a
+delta of another one (`base:`, `keras_gen.config_files`).
 
 Example:
 >>> cfg = load_config("training/configs/smoke_gan.yaml", ["train.epochs=2"])
->>> cfg.train.epochs
-2
+>>> cfg.train.epochs, type(cfg.model).__name__
+(2, 'GANConfig')
 """
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import dataclasses
-import math
 import os
 import string
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
 
+from keras_gen.config_files import (
+    FILE_RELATIVE_PATHS,
+    ConfigTree,
+    deep_merge,
+    read_config_tree,
+    read_yaml_mapping,
+)
+from keras_gen.config_model import (
+    AUTO_AUGMENT_BELOW,
+    AUTO_AUGMENT_POLICY,
+    DAE_DEFAULT_NOISE,
+    FAMILIES,
+    MAX_LATENT_DIM,
+    MAX_WIDTH,
+    PRESET_PREFIX,
+    DAEConfig,
+    GANConfig,
+    ModelConfig,
+    VAEConfig,
+)
+from keras_gen.config_schema import (
+    ConfigError,
+    _at_most,
+    _positive,
+    from_dict,
+    parse_override,
+    set_path,
+)
 from keras_gen.utils.names import check_name
 
-#: `model.augment: auto` turns DiffAugment on below this many training images
-#: (Zhao et al. 2020 show the largest gains up to ~10k images).
-AUTO_AUGMENT_BELOW = 10_000
-AUTO_AUGMENT_POLICY = "translation,cutout"
 #: `train.precision` values (resolved by `keras_gen.precision.resolve_precision`).
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
-
-
-#: Sizes beyond which a value is a typo, not a setting (memory would run out).
-MAX_LATENT_DIM = 16_384
-MAX_WIDTH = 2_048
 MAX_NUM_SAMPLES = 4_096
-#: What `type: dae` trains against unless `model.denoising` says otherwise:
-#: one blind model for the noise levels users meet.
-DAE_DEFAULT_NOISE = {"noise": "gaussian", "sigma": [0.02, 0.25]}
-
-
-class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the key."""
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise ConfigError(
-                    f"key {key!r} is given twice (line {key_node.start_mark.line + 1}"
-                    "); YAML would silently keep the last one."
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
-    """A config file's top-level mapping; errors name the file.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ConfigError: invalid YAML, a repeated key, an empty file or a
-            top level that is not a mapping.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Config file not found: {path}")
-    try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
-    if data is None:
-        raise ConfigError(
-            f"{path}: the file is empty; give at least the settings to change "
-            "(an empty config would train every default)."
-        )
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level.")
-    return data
-
-
-@dataclass
-class ModelConfig:
-    """What network to build.
-
-    `type` picks the family; keys of the other family are ignored.
-
-    VAE: `architecture` "conv" (strided convolutions) or "residual" (a
-    residual block after each of them). `kl_schedule` drives the KL weight:
-    "constant" (1), "warmup" (0 -> 1 over `kl_warmup_steps` steps) or
-    "cyclical" (0 -> 1 over the first `kl_cycle_ratio` of every
-    `kl_cycle_steps` steps); left out, it is "warmup" when
-    `kl_warmup_steps` > 0, else "constant". `learned_sigma` ("global" or
-    "channel") learns the Gaussian likelihood's standard deviation, starting
-    at `gaussian_sigma`. `free_bits` floors each latent dimension's KL at
-    that many nats. `denoising` trains on corrupted inputs with clean
-    targets: a mapping with `noise` (gaussian, salt_pepper, mask), `sigma`
-    (a number or [lo, hi]), `amount` and `mask_size`.
-
-    DAE (`type: dae`, a fully convolutional denoising autoencoder that
-    denoises images of any size): `width` filters, `depth` inner
-    convolutions, `downsample` (a strided half-resolution middle instead of
-    full resolution throughout), `residual` (predict the noise), `denoising`
-    (default: blind Gaussian noise, sigma drawn in [0.02, 0.25] per image).
-    `image_size` is the side of the training crops only.
-    """
-
-    type: Literal["gan", "vae", "dae"] = "gan"
-    architecture: Literal["dcgan", "resnet", "conv", "residual"] = "dcgan"
-    image_size: Literal[32, 64, 128] = 64
-    latent_dim: int = 100
-    width: int = 64
-    seed: int | None = 0
-    # GAN
-    loss: Literal["ns", "hinge", "lsgan", "wgan-gp"] = "ns"
-    gradient_penalty_weight: float = 10.0
-    spectral_norm: bool = False
-    ema_decay: float | None = None
-    # DiffAugment policy, null, or "auto": translation,cutout when the data
-    # has fewer than AUTO_AUGMENT_BELOW images (limited-data regime).
-    augment: str | None = "auto"
-    # Probability of each augmentation per example: "adaptive" (ADA) or a
-    # fixed number in [0, 1]; at 1 cutout squares show in the samples.
-    augment_p: Literal["adaptive"] | float = "adaptive"
-    ada_target: float = 0.6
-    ada_interval: int = 4
-    ada_speed_kimg: float = 100.0
-    r1_gamma: float = 0.0
-    n_critic: int = 1
-    # VAE
-    beta: float = 1.0
-    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
-    gaussian_sigma: float = 0.1
-    learned_sigma: Literal["global", "channel"] | None = None
-    free_bits: float = 0.0
-    kl_schedule: Literal["constant", "warmup", "cyclical"] | None = None
-    kl_warmup_steps: int = 0
-    kl_cycle_steps: int = 1000
-    kl_cycle_ratio: float = 0.5
-    denoising: dict | None = None
-    # DAE
-    depth: int = 4
-    downsample: bool = False
-    residual: bool = True
-
-    def validate(self, where: str) -> None:
-        _positive(self, where, "latent_dim", "width", "n_critic", "depth")
-        if self.type == "dae" and self.denoising is None:
-            self.denoising = dict(DAE_DEFAULT_NOISE)
-        _at_most(self, where, latent_dim=MAX_LATENT_DIM, width=MAX_WIDTH)
-        if self.type == "vae" and self.architecture == "dcgan":
-            # "dcgan" is just the GAN default; the VAE's is "conv".
-            self.architecture = "conv"
-        if self.type == "vae" and self.architecture not in ("conv", "residual"):
-            raise ConfigError(
-                f"{where}.architecture: {self.architecture!r} is not a VAE "
-                "architecture; allowed: 'conv', 'residual'."
-            )
-        if self.type == "gan" and self.architecture not in ("dcgan", "resnet"):
-            raise ConfigError(
-                f"{where}.architecture: {self.architecture!r} is not a GAN "
-                "architecture; allowed: 'dcgan', 'resnet'."
-            )
-        if self.augment and self.augment != "auto":
-            from keras_gen.models.gan.augment import parse_policy
-
-            try:
-                parse_policy(self.augment)
-            except ValueError as err:
-                raise ConfigError(f"{where}.augment: {err}") from None
-        if self.augment_p != "adaptive" and not 0 <= self.augment_p <= 1:
-            raise ConfigError(
-                f"{where}.augment_p must be 'adaptive' or a number in [0, 1], "
-                f"got {self.augment_p}."
-            )
-        if not 0 < self.ada_target < 1 or self.ada_speed_kimg <= 0:
-            raise ConfigError(
-                f"{where}.ada_target must be in (0, 1) and ada_speed_kimg > 0."
-            )
-        _positive(self, where, "ada_interval")
-        if self.ema_decay is not None and not 0 <= self.ema_decay < 1:
-            raise ConfigError(f"{where}.ema_decay must be in [0, 1) or null.")
-        if self.r1_gamma < 0:
-            raise ConfigError(f"{where}.r1_gamma must be >= 0.")
-        if self.gaussian_sigma <= 0:
-            raise ConfigError(f"{where}.gaussian_sigma must be > 0.")
-        if self.beta < 0 or self.kl_warmup_steps < 0:
-            raise ConfigError(f"{where}.beta and kl_warmup_steps must be >= 0.")
-        self._validate_vae(where)
-
-    def _validate_vae(self, where: str) -> None:
-        if self.free_bits < 0:
-            raise ConfigError(f"{where}.free_bits must be >= 0, got {self.free_bits}.")
-        if self.learned_sigma is not None and self.likelihood != "gaussian":
-            raise ConfigError(
-                f"{where}.learned_sigma needs {where}.likelihood 'gaussian', "
-                f"got {self.likelihood!r}."
-            )
-        if self.kl_schedule is None:
-            self.kl_schedule = "warmup" if self.kl_warmup_steps else "constant"
-        if self.kl_schedule == "warmup" and self.kl_warmup_steps < 1:
-            raise ConfigError(
-                f"{where}.kl_schedule 'warmup' needs {where}.kl_warmup_steps >= 1."
-            )
-        _positive(self, where, "kl_cycle_steps")
-        if not 0 < self.kl_cycle_ratio <= 1:
-            raise ConfigError(
-                f"{where}.kl_cycle_ratio must be in (0, 1], got {self.kl_cycle_ratio}."
-            )
-        if self.denoising is not None:
-            from keras_gen.models.vae.corruption import normalize_spec
-
-            try:
-                self.denoising = normalize_spec(self.denoising)
-            except ValueError as err:
-                raise ConfigError(f"{where}.{err}") from None
 
 
 @dataclass
@@ -454,211 +285,100 @@ class Config(NamedConfig):
     """A whole experiment."""
 
     name: str = "experiment"
-    model: ModelConfig = field(default_factory=ModelConfig)
+    # A GANConfig, VAEConfig or DAEConfig, as `model.type` says.
+    model: ModelConfig = field(default_factory=GANConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-
-
-def _positive(obj: Any, where: str, *names: str) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if value <= 0:
-            raise ConfigError(f"{where}.{name} must be > 0, got {value!r}.")
-
-
-def _at_most(obj: Any, where: str, **limits: int) -> None:
-    for name, limit in limits.items():
-        value = getattr(obj, name)
-        if value > limit:
-            raise ConfigError(
-                f"{where}.{name} is {value}: more than {limit:,}, surely a typo "
-                "(it would not fit in memory)."
-            )
-
-
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _describe(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(tp))
-    if tp is type(None):
-        return "null"
-    if dataclasses.is_dataclass(tp):
-        return f"a mapping of {tp.__name__} keys"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    """`value` checked (and converted, for int -> float) against type `tp`."""
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        # bool is an int in Python; 1 must not match Literal[True] and vice versa.
-        if any(value == a and type(value) is type(a) for a in allowed):
-            return value
-        raise ConfigError(
-            f"{where}: {value!r} is not allowed; expected {_describe(tp)}."
-        )
-    if origin in (Union, types.UnionType):
-        errors = []
-        for option in typing.get_args(tp):
-            try:
-                return _convert(value, option, where)
-            except ConfigError as err:
-                errors.append(err)
-        raise ConfigError(f"{where}: {value!r} is not valid; expected {_describe(tp)}.")
-    if tp is type(None):
-        if value is None:
-            return None
-        raise ConfigError(f"{where}: expected null, got {value!r}.")
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected {_describe(tp)}, got {value!r}.")
-        return _from_dict(tp, value, where)
-    if tp is dict:
-        if isinstance(value, dict):
-            return dict(value)
-    elif tp is list:
-        if isinstance(value, list):
-            return list(value)
-    elif tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        number = None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
-        # YAML 1.1 reads "1e-3" (no dot) as a string; accept it as a number.
-        elif isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                number = float(value)
-        if number is not None:
-            if not math.isfinite(number):
-                raise ConfigError(f"{where}: {value!r} is not a finite number.")
-            return number
-    elif tp is str and isinstance(value, str):
-        return value
-    raise ConfigError(f"{where}: expected {_describe(tp)}, got {value!r}.")
-
-
-def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in data if k not in hints]
-    if unknown:
-        section = f"section '{where}'" if where else "the top level"
-        raise ConfigError(
-            f"Unknown config key '{_join(where, str(unknown[0]))}'. "
-            f"Allowed keys in {section}: {', '.join(names)}."
-        )
-    kwargs = {k: _convert(v, hints[k], _join(where, k)) for k, v in data.items()}
-    obj = cls(**kwargs)
-    obj.validate(where)
-    return obj
-
-
-def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    node = data
-    for key in keys[:-1]:
-        child = node.get(key)
-        if child is None:
-            child = node[key] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {dotted}: '{key}' is not a section.")
-        node = child
-    node[keys[-1]] = value
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """'train.epochs=3' -> ('train.epochs', 3); the value is parsed as YAML."""
-    if "=" not in text:
-        raise ConfigError(f"--set expects key=value, got {text!r}.")
-    key, raw = text.split("=", 1)
-    key = key.strip()
-    if not key:
-        raise ConfigError(f"--set expects key=value, got {text!r}.")
-    return key, yaml.safe_load(raw) if raw.strip() else None
 
 
 def config_from_dict(
     data: dict[str, Any], overrides: list[str] | None = None, cls: type = Config
 ) -> Any:
     """A validated `cls` (a `Config`) from a mapping plus `key=value` overrides."""
-    data = dict(data)
+    data = copy.deepcopy(data)
     for text in overrides or []:
         key, value = parse_override(text)
-        _set_path(data, key, value)
-    return _from_dict(cls, data, "")
-
-
-#: Paths that, written in a config file, are relative to that file's folder.
-FILE_RELATIVE_PATHS = (("data", "path"), ("output", "work_dir"))
-
-
-def rebase_paths(config: Any, written: dict, path: Path, overrides) -> Any:
-    """Make the relative paths written in the file relative to its folder.
-
-    So that `keras-gen train /abs/path/config.yaml` works from any folder.
-    Paths given with `--set` stay relative to the working directory.
-    """
-    overridden = {o.split("=", 1)[0].strip() for o in overrides or []}
-    for section, key in FILE_RELATIVE_PATHS:
-        obj = getattr(config, section, None)
-        if f"{section}.{key}" in overridden or key not in (written.get(section) or {}):
-            continue
-        value = getattr(obj, key, None)
-        if (
-            isinstance(value, str)
-            and value
-            and not Path(value).expanduser().is_absolute()
-        ):
-            setattr(obj, key, os.path.normpath(path.parent.resolve() / value))
-    return config
+        set_path(data, key, value)
+    return from_dict(cls, data, "")
 
 
 def load_config(
     path: str | Path, overrides: list[str] | None = None, cls: type = Config
 ) -> Any:
-    """Read a YAML config file, apply `--set` overrides and validate it.
+    """Read a YAML config file (and its `base:` files), apply `--set` overrides.
 
-    The config's `name` defaults to the file's stem; relative `data.path`
-    and `output.work_dir` written in the file are relative to its folder.
+    The config's `name` defaults to the file's stem; relative `data.path`,
+    `output.work_dir` and `model.init_from` written in a file are relative to
+    that file's folder (`--set` values to the working directory).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ConfigError: a key is unknown or a value invalid (the key is named).
+        ConfigError: a key is unknown or a value invalid (the key is named,
+            with the file it came from).
     """
     path = Path(path)
-    data = read_yaml_mapping(path)
-    data.setdefault("name", path.stem)
-    written = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    tree = read_config_tree(path)
+    tree.data.setdefault("name", path.stem)
     try:
-        config = config_from_dict(data, overrides, cls)
+        tree.forget([parse_override(o)[0] for o in overrides or []])
+        return config_from_dict(tree.data, overrides, cls)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    return rebase_paths(config, written, path, overrides)
+        raise tree.error(err) from None
 
 
 def save_config(config: Config, path: str | Path) -> None:
     """Write `config` as YAML (the exact settings a run used).
 
-    Relative paths are written absolute (against the working directory),
-    so the file means the same wherever it is read from.
+    Only the keys of the model's family are written. Relative paths are
+    written absolute (against the working directory), so the file means the
+    same wherever it is read from.
     """
     data = config.to_dict()
     for section, key in FILE_RELATIVE_PATHS:
         value = data.get(section, {}).get(key)
-        if isinstance(value, str) and value and not Path(value).is_absolute():
+        if (
+            isinstance(value, str)
+            and value
+            and not value.startswith(PRESET_PREFIX)
+            and not Path(value).is_absolute()
+        ):
             data[section][key] = os.path.abspath(value)
     with Path(path).open("w") as f:
         yaml.safe_dump(data, f, sort_keys=False)
+
+
+__all__ = [
+    "AUTO_AUGMENT_BELOW",
+    "AUTO_AUGMENT_POLICY",
+    "DAE_DEFAULT_NOISE",
+    "FAMILIES",
+    "FILE_RELATIVE_PATHS",
+    "MAX_LATENT_DIM",
+    "MAX_NUM_SAMPLES",
+    "MAX_WIDTH",
+    "PRESET_PREFIX",
+    "Config",
+    "ConfigError",
+    "ConfigTree",
+    "DAEConfig",
+    "DataConfig",
+    "GANConfig",
+    "ModelConfig",
+    "NamedConfig",
+    "OptimizerConfig",
+    "OutputConfig",
+    "Precision",
+    "TrainConfig",
+    "VAEConfig",
+    "_at_most",
+    "_positive",
+    "check_work_dir",
+    "config_from_dict",
+    "deep_merge",
+    "load_config",
+    "parse_override",
+    "read_config_tree",
+    "read_yaml_mapping",
+    "save_config",
+]

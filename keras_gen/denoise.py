@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+# The image files of a folder, as every command lists them (no TensorFlow).
+from keras_gen.data.images import list_images
 
 
 def load_denoiser(path: str | Path, force: bool = False) -> Any:
@@ -150,13 +151,6 @@ def denoise_array(model: Any, image: np.ndarray, batch_size: int = 64) -> np.nda
             total[t : t + side, c : c + side] += weight * out
             norm[t : t + side, c : c + side] += weight
     return (total / norm)[:h, :w]
-
-
-def list_images(source: str | Path) -> list[Path]:
-    """The image files of a folder (sorted, recursive) or the one file given."""
-    from keras_gen.utils.files import list_files
-
-    return list_files(source, IMAGE_SUFFIXES, "image")
 
 
 def read_image(path: Path) -> np.ndarray:

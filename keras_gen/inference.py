@@ -1,8 +1,9 @@
 """One place that finds and loads a trained model for the commands that use one.
 
 A MODEL argument is a run folder (its `model.keras`), a `.keras` file, a
-SavedModel version folder, or a model folder of a SavedModel repository (its
-highest integer version). Every loader here says what it found when the
+SavedModel version folder, a model folder of a SavedModel repository (its
+highest integer version), or `preset:NAME` (a pretrained model shipped with
+the package, `keras_gen.presets`). Every loader here says what it found when the
 model cannot do what was asked.
 
 Example:
@@ -35,6 +36,10 @@ def resolve_model_path(path: str | Path) -> Path:
     Raises:
         FileNotFoundError: nothing at `path`.
     """
+    from keras_gen import presets
+
+    if presets.is_preset_ref(path):
+        return presets.model_path(str(path)[len(presets.PREFIX) :])
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")

@@ -116,6 +116,15 @@ def _compute_in_variable_dtype(layers: list[Any]) -> None:
         layer.dtype_policy = layer.dtype_policy.variable_dtype
 
 
+def use_float32_compute(model: Any) -> None:
+    """Switch `model`'s mixed-precision layers to float32 for good (weights unchanged).
+
+    Presets are published this way: the same images on every machine,
+    whether its CPU has bfloat16 instructions or not.
+    """
+    _compute_in_variable_dtype(_mixed_layers(model))
+
+
 def compute_dtypes(model: Any) -> set[str]:
     """The compute dtypes of `model`'s mixed-precision layers (empty if none)."""
     return {layer.compute_dtype for layer in _mixed_layers(model)}

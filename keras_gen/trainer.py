@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from pathlib import Path
@@ -68,6 +69,7 @@ from keras_gen.models.factory import (
     compile_model,
     make_optimizer,
 )
+from keras_gen.models.finetune import freeze_discriminator_layers, initialize_from
 from keras_gen.models.vae.dae import DenoisingAutoencoder
 from keras_gen.models.vae.vae import VAE
 from keras_gen.precision import resolve_precision
@@ -378,6 +380,7 @@ def _build_and_restore(run: _Run, resume_after: int | None) -> None:
         run.model = build_model(
             run.config, synchronized_bn=replicas > 1, class_names=class_names
         )
+        _fine_tune_setup(run)
         compile_model(run.model, run.config)
         record = restore_latest(run.model, run.backup_dir)
         if record is None and resume_after is not None:
@@ -390,6 +393,18 @@ def _build_and_restore(run: _Run, resume_after: int | None) -> None:
     metrics_csv = run.work_dir / "metrics.csv"
     if run.is_chief and metrics_csv.exists():
         _truncate_metrics(metrics_csv, run.initial_epoch)
+
+
+def _fine_tune_setup(run: _Run) -> None:
+    """`model.init_from` weights and FreezeD, before compiling (a backup wins)."""
+    m = run.config.model
+    source = getattr(m, "init_from", None)
+    if source:
+        copied = initialize_from(run.model, source)
+        run.say(f"initialised {', '.join(copied)} from {source}")
+    frozen = freeze_discriminator_layers(run.model, getattr(m, "freeze_d_layers", 0))
+    if frozen:
+        run.say(f"FreezeD: discriminator layers {', '.join(frozen)} frozen")
 
 
 def _training_data(run: _Run) -> tuple[Any, int]:
@@ -544,8 +559,24 @@ def _finish(run: _Run, metrics: dict, start: float) -> TrainResult:
         model=model,
     )
     if run.is_chief:
+        _write_run_record(work_dir, result)
         print_summary(result)
     return result
+
+
+def _write_run_record(work_dir: Path, result: TrainResult) -> None:
+    """`run.json`: images seen and training seconds, summed over resumes.
+
+    What a preset's record (`keras_gen.presets.publish`) reports.
+    """
+    path = work_dir / "run.json"
+    before = json.loads(path.read_text()) if path.is_file() else {}
+    record = {
+        "images_seen": result.images_seen,
+        "seconds": round(before.get("seconds", 0.0) + result.seconds, 1),
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
 def _export(run: _Run) -> Path | None:

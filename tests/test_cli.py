@@ -15,8 +15,8 @@ ROOT = Path(__file__).parents[1]
 KERAS_GEN = Path(sys.executable).with_name("keras-gen")
 
 
-def run(args, cwd, check=True):
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="-1")
+def run(args, cwd, check=True, env=None):
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="-1", **(env or {}))
     proc = subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, env=env, timeout=600
     )

@@ -1,6 +1,7 @@
 """End to end: `model.type: dae` trained by `keras-gen train`, served and used."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -74,8 +75,12 @@ def test_denoise_takes_the_run_folder_and_the_savedmodel(dae_run):
         ("saved", tmp / "saved_models" / "smoke_dae"),
     ):
         args = [str(KERAS_GEN), "denoise", str(model), "photos", "--out", name]
-        proc = run([*args, "--add-noise", "0.1"], cwd=tmp)
+        report = tmp / f"{name}.json"
+        proc = run([*args, "--add-noise", "0.1", "--report", str(report)], cwd=tmp)
         assert "PSNR noisy" in proc.stdout
+        figures = json.loads(report.read_text())
+        assert figures["images"] == 2 and figures["sigma"] == 0.1
+        assert 10 < figures["psnr_noisy"] < 30 and np.isfinite(figures["psnr"])
         with Image.open(tmp / name / "img1.png") as im:
             assert im.size == (70, 45)
             outputs[name] = np.asarray(im, np.float32)
@@ -93,6 +98,20 @@ def test_generating_commands_refuse_a_denoiser_naming_it(dae_run):
         assert proc.returncode == 2, command
         assert "DenoisingAutoencoder" in proc.stderr, command
         assert "keras-gen denoise" in proc.stderr, command
+
+
+def test_a_dae_denoises_odd_sizes_through_a_strided_unet():
+    from keras_gen.models.vae.dae import DenoisingAutoencoder, build_dae_unet
+
+    net = build_dae_unet(width=4, depth=1, levels=2)
+    dae = DenoisingAutoencoder(net, {"noise": "gaussian", "sigma": 0.1}, seed=0)
+    images = np.random.default_rng(0).random((2, 37, 50, 3)).astype(np.float32)
+    out = np.asarray(dae.denoise(images))
+    assert out.shape == images.shape
+    # Mirror-padded to 40 x 52, cropped back: the crop is the top-left part.
+    padded = np.pad(images, ((0, 0), (0, 3), (0, 2), (0, 0)), mode="symmetric")
+    full = padded - np.asarray(net(padded))
+    np.testing.assert_allclose(out, np.clip(full[:, :37, :50], 0, 1), atol=1e-5)
 
 
 def test_quiet_and_verbose(dae_run):

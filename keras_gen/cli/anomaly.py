@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from keras_gen.cli.presets import add_model_argument
 from keras_gen.utils.console import log
 
 
@@ -17,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q = anomaly_sub.add_parser(
         "fit", help="calibrate a threshold on normal images at a false-positive rate"
     )
-    q.add_argument("model", help="run folder or .keras VAE")
+    add_model_argument(q, "run folder or .keras VAE")
     q.add_argument("--data", required=True, help="held-out NORMAL images (folder)")
     q.add_argument("--fpr", type=float, default=0.05, help="false-positive rate")
     q.add_argument(
@@ -28,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     q.set_defaults(func=cmd_anomaly)
     q = anomaly_sub.add_parser("score", help="score images, write CSV and plots")
-    q.add_argument("model", help="run folder or .keras VAE")
+    add_model_argument(q, "run folder or .keras VAE")
     q.add_argument(
         "data_positional",
         nargs="?",

@@ -61,7 +61,16 @@ def _one_line_warnings() -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from keras_gen import __version__
-    from keras_gen.cli import anomaly, data, denoise, evaluate, export, generate, train
+    from keras_gen.cli import (
+        anomaly,
+        data,
+        denoise,
+        evaluate,
+        export,
+        generate,
+        presets,
+        train,
+    )
     from keras_gen.series.cli import add_series_parser
 
     parser = _Parser(
@@ -79,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     anomaly.add_parser(sub)
     evaluate.add_parser(sub)
     data.add_parser(sub)
+    presets.add_parser(sub)
     add_series_parser(sub)
     return parser
 
@@ -96,11 +106,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """`args.func(args)`, with its errors as one line and an exit code."""
+    from keras_gen.cli.presets import check_model_argument
     from keras_gen.config import ConfigError
     from keras_gen.errors import NonFiniteLossError
     from keras_gen.utils.locks import LockedError
 
     try:
+        check_model_argument(args, optional=args.command == "evaluate")
         return args.func(args)
     except NonFiniteLossError as err:
         print(f"keras-gen {args.command}: training diverged: {err}", file=sys.stderr)

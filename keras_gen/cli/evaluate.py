@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from keras_gen.cli.presets import add_model_argument
 from keras_gen.utils.console import log
 
 
@@ -14,10 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "evaluate",
         help="FID, KID, SWD, precision/recall (and VAE metrics) vs real images",
     )
-    p.add_argument(
-        "model",
-        nargs="?",
-        help="run folder, .keras file or SavedModel (omit with --real-vs-real "
+    add_model_argument(
+        p,
+        "run folder, .keras file or SavedModel (omit with --real-vs-real "
         "--image-size for the floor only)",
     )
     p.add_argument(
@@ -138,8 +138,11 @@ def _default_out(args: argparse.Namespace) -> Path:
     if args.out:
         return Path(args.out)
     if args.model:
+        from keras_gen import presets
         from keras_gen.utils.files import run_model_file
 
+        if presets.is_preset_ref(args.model):
+            return Path(args.model[len(presets.PREFIX) :] + "_eval.json")
         model_path = run_model_file(args.model)
         return model_path.with_name(model_path.stem + "_eval.json")
     return Path("real_vs_real_eval.json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from keras_gen.cli.presets import add_model_argument
 from keras_gen.utils.console import log
 
 
@@ -12,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export", help="export a trained model as a SavedModel for TF Serving"
     )
-    p.add_argument("model", help="run folder (its model.keras) or a .keras file")
+    add_model_argument(p, "run folder (its model.keras) or a .keras file")
     p.add_argument("--name", required=True, help="model name in the repository")
     p.add_argument(
         "--version", type=int, help="integer version (default: the next free one)"
@@ -84,9 +85,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _sidecar_threshold(model: str) -> float | None:
     """The `keras-gen anomaly fit` threshold stored beside a .keras model."""
     from keras_gen.anomaly import read_sidecar, sidecar_path
-    from keras_gen.utils.files import run_model_file
+    from keras_gen.inference import resolve_model_path
 
-    path = run_model_file(model)
+    path = resolve_model_path(model)
     record = read_sidecar(path) if path.suffix == ".keras" else None
     if record is None:
         return None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from keras_gen.cli.presets import add_model_argument
 from keras_gen.utils.console import log
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw images from a trained or exported model")
-    p.add_argument("model", help="run folder, .keras file or SavedModel")
+    add_model_argument(p, "run folder, .keras file or SavedModel")
     p.add_argument("--num", type=int, default=64, help="number of images")
     p.add_argument("--out", required=True, help="FILE.png (grid) or FILE.npz (arrays)")
     p.add_argument(
@@ -23,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("interpolate", help="latent interpolation grid or animation")
-    p.add_argument("model", help="run folder, .keras file or SavedModel")
+    add_model_argument(p, "run folder, .keras file or SavedModel")
     p.add_argument(
         "--out", required=True, help="FILE.png (grid) or FILE.gif (animation)"
     )

@@ -1,8 +1,10 @@
 """The training data a config's `data` section describes, as `tf.data` batches.
 
-One dispatcher by `data.source` (rooms, folder, tfds, tfrecord); the sources'
-own modules do the reading. Every function takes the `data` section and the
-image side, not the whole config.
+A data section is a :class:`~keras_gen.data.specs.SourceSpec` (what:
+:func:`source_of`) plus :class:`~keras_gen.data.pipeline.PipelineOptions`
+(how: :func:`pipeline_options`); the one dispatcher by `data.source`,
+:data:`keras_gen.data.sources.SOURCES`, picks the reader. Every function
+takes the `data` section and the image side, not the whole config.
 
 Example:
 >>> from keras_gen.config import load_config
@@ -16,18 +18,66 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from keras_gen.config import DataConfig
+from keras_gen.data.pipeline import PipelineOptions
+from keras_gen.data.sources import (
+    class_names_of_source,
+    count_of_source,
+    dataset_from_source,
+)
+from keras_gen.data.specs import SourceSpec
 from keras_gen.utils.console import log
 
 #: Offset of the validation rooms' seed: far from any seed a config uses, so
 #: no validation room is a training room.
 VALIDATION_SEED_OFFSET = 1_000_003
+
+
+def source_of(data: DataConfig) -> SourceSpec:
+    """The :class:`~keras_gen.data.specs.SourceSpec` of a config's data section."""
+    return SourceSpec(
+        kind=data.source,
+        path=data.path,
+        name=data.name,
+        split=data.split,
+        data_dir=data.data_dir,
+        image_key=data.image_key,
+        download=data.download,
+        num=data.num_images,
+        seed=data.seed,
+        labels=data.labels,
+        check=data.check,
+        render_cache_dir=data.render_cache_dir,
+        progress=log.isEnabledFor(logging.INFO),  # off under `keras-gen -q`
+    )
+
+
+def pipeline_options(
+    data: DataConfig,
+    image_size: int,
+    value_range: tuple[float, float],
+    batch_size: int,
+    training: bool = True,
+    repeat: bool = False,
+) -> PipelineOptions:
+    """The :class:`~keras_gen.data.pipeline.PipelineOptions` of a data section."""
+    return PipelineOptions(
+        batch_size=batch_size,
+        value_range=value_range,
+        image_size=image_size,
+        training=training,
+        shuffle_buffer=data.shuffle_buffer,
+        cache=data.cache,
+        flip=data.flip,
+        seed=data.seed,
+        repeat=repeat,
+        deterministic=data.deterministic,
+        threads=data.threads,
+    )
 
 
 def build_dataset(
@@ -52,78 +102,10 @@ def build_dataset(
         The dataset and the number of images in one pass over the data.
     """
     training = training and data.shuffle
-    if data.source == "rooms":
-        return _rooms_dataset(
-            data, image_size, value_range, batch_size, training, repeat
-        )
-    if data.source in ("tfds", "tfrecord"):
-        from keras_gen.data.sources import dataset_from_data
-
-        return dataset_from_data(
-            data, image_size, value_range, batch_size, training, repeat
-        )
-    return _folder_dataset(data, image_size, value_range, batch_size, training, repeat)
-
-
-def _rooms_dataset(data, image_size, value_range, batch_size, training, repeat):
-    from keras_gen.data.pipeline import finalize_dataset
-    from keras_gen.data.rooms import render_rooms
-
-    cache_dir = (
-        os.path.expanduser(data.render_cache_dir) if data.render_cache_dir else None
+    options = pipeline_options(
+        data, image_size, value_range, batch_size, training, repeat
     )
-    images, table = render_rooms(
-        data.num_images,
-        size=image_size,
-        seed=data.seed,
-        cache_dir=cache_dir,
-        progress=log.isEnabledFor(logging.INFO),  # off under `keras-gen -q`
-    )
-    if data.labels is None:
-        ds = tf.data.Dataset.from_tensor_slices(images)
-    else:
-        labels = np.asarray(table[data.labels], dtype=np.int32)
-        ds = tf.data.Dataset.from_tensor_slices((images, labels))
-    # Already decoded in memory: a tf.data cache would only copy it.
-    ds = finalize_dataset(
-        ds,
-        batch_size=batch_size,
-        value_range=value_range,
-        training=training,
-        shuffle_buffer=data.shuffle_buffer,
-        cache=False,
-        flip=data.flip,
-        seed=data.seed,
-        repeat=repeat,
-    )
-    options = tf.data.Options()
-    # Generated in memory, there are no files to shard by.
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA
-    )
-    return ds.with_options(options), len(images)
-
-
-def _folder_dataset(data, image_size, value_range, batch_size, training, repeat):
-    from keras_gen.data.folder import image_folder_dataset
-
-    ds, info = image_folder_dataset(
-        data.path,
-        image_size=image_size,
-        batch_size=batch_size,
-        value_range=value_range,
-        training=training,
-        shuffle_buffer=data.shuffle_buffer,
-        cache=data.cache,
-        flip=data.flip,
-        seed=data.seed,
-        check=data.check,
-        repeat=repeat,
-        labels="inferred" if data.labels else None,
-        return_info=True,
-    )
-    files = len(info.files)
-    return ds, files if data.num_images is None else min(data.num_images, files)
+    return dataset_from_source(source_of(data), options)
 
 
 def first_images(data: DataConfig, image_size: int, value_range, num: int):
@@ -143,23 +125,7 @@ def validation_images(data: DataConfig, image_size: int, value_range) -> Any:
     if not data.validation_images:
         return None
     if data.validation_path:
-        from keras_gen.data.folder import image_folder_dataset
-
-        ds = image_folder_dataset(
-            data.validation_path,
-            image_size=image_size,
-            batch_size=data.validation_images,
-            value_range=value_range,
-            training=False,
-            cache=False,
-            check=data.check,
-            drop_remainder=False,
-            labels="inferred" if data.labels else None,
-        )
-        batch = next(iter(ds.take(1)))
-        if isinstance(batch, tuple):
-            return tuple(t.numpy() for t in batch)
-        return batch.numpy()
+        return _validation_folder(data, image_size, value_range)
     from keras_gen.data.rooms import render_rooms
 
     images, table = render_rooms(
@@ -174,6 +140,27 @@ def validation_images(data: DataConfig, image_size: int, value_range) -> Any:
     return images
 
 
+def _validation_folder(data: DataConfig, image_size: int, value_range) -> Any:
+    """All of `data.validation_images` images of `data.validation_path`,
+    in file order, unaugmented, as numpy (images, or images and labels)."""
+    source = SourceSpec(
+        "folder", path=data.validation_path, check=data.check, labels=data.labels
+    )
+    options = PipelineOptions(
+        batch_size=data.validation_images,
+        value_range=value_range,
+        image_size=image_size,
+        training=False,
+        cache=False,
+        drop_remainder=False,
+    )
+    ds, _ = dataset_from_source(source, options)
+    batch = next(iter(ds.take(1)))
+    if isinstance(batch, tuple):
+        return tuple(t.numpy() for t in batch)
+    return batch.numpy()
+
+
 def class_names_of(data: DataConfig) -> list[str] | None:
     """Class names of the data's labels (None without `data.labels`).
 
@@ -182,13 +169,7 @@ def class_names_of(data: DataConfig) -> list[str] | None:
     """
     if data.labels is None:
         return None
-    if data.source == "rooms":
-        from keras_gen.data.rooms import class_names
-
-        return list(class_names(data.labels))
-    from keras_gen.data.folder import inferred_class_names
-
-    return inferred_class_names(data.path)
+    return class_names_of_source(source_of(data))
 
 
 def count_images(data: DataConfig) -> int | None:
@@ -197,14 +178,7 @@ def count_images(data: DataConfig) -> int | None:
     Procedural rooms: `num_images`; a folder: its image files (listed, not
     opened), at most `num_images`; TFDS/TFRecord: None (unknown).
     """
-    if data.source == "rooms":
-        return data.num_images
-    if data.source != "folder":
-        return None
-    from keras_gen.data.folder import scan_image_folder
-
-    files = len(scan_image_folder(data.path, check="none").files)
-    return files if data.num_images is None else min(files, data.num_images)
+    return count_of_source(source_of(data))
 
 
 __all__ = [
@@ -212,5 +186,7 @@ __all__ = [
     "class_names_of",
     "count_images",
     "first_images",
+    "pipeline_options",
+    "source_of",
     "validation_images",
 ]

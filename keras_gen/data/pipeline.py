@@ -7,6 +7,11 @@ the model's value range, batching and prefetching. Keeping images in ``uint8``
 until the very end makes the cache four times smaller than a float32 cache and
 keeps one conversion formula (:func:`to_value_range`) for all sources.
 
+The settings of that machinery, plus the readers' image size, determinism and
+thread pool, are one :class:`PipelineOptions`, which every reader takes (or
+its fields as keyword arguments); :func:`apply_input_options` sets the tf.data
+options every finished reader carries.
+
 Value ranges
 ------------
 A GAN generator ends in ``tanh`` and is trained on images in ``(-1, 1)``; a VAE
@@ -25,9 +30,12 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -35,7 +43,9 @@ import tensorflow as tf
 
 __all__ = [
     "VALUE_RANGES",
+    "PipelineOptions",
     "ValueRange",
+    "apply_input_options",
     "check_value_range",
     "finalize_dataset",
     "from_value_range",
@@ -280,18 +290,193 @@ def _check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How a reader turns decoded images into training batches.
+
+    Shared by every source: :func:`finalize_dataset`,
+    :func:`~keras_gen.data.folder.image_folder_dataset`,
+    :func:`~keras_gen.data.tfrecord.tfrecord_dataset` and
+    :func:`~keras_gen.data.tfds_source.tfds_dataset` take one (or its fields
+    as keyword arguments), so a setting is described once, here.
+
+    Attributes:
+        batch_size: Images per batch.
+        value_range: Output ``(low, high)`` or a :data:`VALUE_RANGES` name;
+            stored as a pair of floats.
+        image_size: Side of the square images the readers decode to (the
+            shorter side is resized with antialiasing, then centre-cropped).
+            Required by the readers, unused by :func:`finalize_dataset`.
+        training: Shuffle and augment. ``False`` keeps the input order and
+            applies no random op.
+        shuffle_buffer: Size of the shuffle buffer (elements), used when
+            training. A buffer at least as large as the dataset is a full
+            shuffle.
+        cache: ``True`` caches the decoded ``uint8`` images in memory, a path
+            caches them to files (each reader keys the name on its data, so a
+            stale cache is never read back), ``False`` decodes every epoch.
+        flip: Randomly mirror half of the images left-right when training
+            (rooms are left-right symmetric in distribution, not upside down).
+        seed: Seed of the file order, the shuffle and the flips. With a seed,
+            the order and the flips of every epoch are reproducible (different
+            epochs still differ); ``None`` draws fresh randomness.
+            Reproducible means: for the first iterator made from the dataset
+            object (or any object derived from it); later iterators continue
+            the random stream.
+        repeat: Repeat forever (after shuffling, so every epoch is a
+            permutation; batches then run across epoch boundaries).
+        drop_remainder: Drop the last, incomplete batch so that every batch
+            has the static size ``batch_size`` (required by some distribution
+            strategies and by ``jit_compile``).
+        deterministic: Parallel reading and decoding keep a fixed order, so
+            the same seed gives the same batches. ``False`` lets them return
+            elements as soon as ready (faster when some files are slow). An
+            image folder is also free-running when training without a seed.
+        threads: Size of a private tf.data thread pool for the pipeline;
+            ``None`` uses TensorFlow's shared inter-op pool.
+
+    Raises:
+        ValueError: A batch size or image size that is not a positive
+            integer, or a bad value range.
+
+    Example:
+        >>> options = PipelineOptions(batch_size=32, value_range="sigmoid")
+        >>> options.value_range, options.replace(training=False).training
+        ((0.0, 1.0), False)
+    """
+
+    batch_size: int
+    value_range: ValueRange = (-1.0, 1.0)
+    image_size: int | None = None
+    training: bool = True
+    shuffle_buffer: int = 10_000
+    cache: bool | str | os.PathLike[str] = True
+    flip: bool = True
+    seed: int | None = None
+    repeat: bool = False
+    drop_remainder: bool = True
+    deterministic: bool = True
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        set_field = partial(object.__setattr__, self)
+        set_field("batch_size", _check_positive_int("batch_size", self.batch_size))
+        set_field("value_range", check_value_range(self.value_range))
+        if self.image_size is not None:
+            set_field("image_size", _check_positive_int("image_size", self.image_size))
+
+    @classmethod
+    def of(
+        cls, options: PipelineOptions | None = None, **fields: Any
+    ) -> PipelineOptions:
+        """``options`` with ``fields`` replaced, or new options from ``fields``.
+
+        How the readers accept both an options object and keyword arguments.
+
+        Raises:
+            TypeError: An unknown field, or no ``batch_size`` anywhere.
+        """
+        if options is None:
+            return cls(**fields)
+        return dataclasses.replace(options, **fields) if fields else options
+
+    def replace(self, **changes: Any) -> PipelineOptions:
+        """A copy with ``changes`` (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def require_image_size(self, reader: str) -> int:
+        """The image size, which ``reader`` cannot do without."""
+        if self.image_size is None:
+            raise TypeError(f"{reader}() needs image_size")
+        return self.image_size
+
+
+def _check_uint8_images(ds: tf.data.Dataset) -> None:
+    spec = ds.element_spec
+    image_spec = spec[0] if isinstance(spec, tuple) else spec
+    if not isinstance(image_spec, tf.TensorSpec) or image_spec.dtype != tf.uint8:
+        raise ValueError(
+            f"finalize_dataset expects uint8 images (or tuples starting with one), "
+            f"got element_spec {spec}"
+        )
+
+
+def _cache(ds: tf.data.Dataset, cache: Any) -> tf.data.Dataset:
+    """Cache in memory (``True``), to a file prefix (a path), or not."""
+    if cache is True:
+        return ds.cache()
+    if isinstance(cache, str | os.PathLike) and cache is not False:
+        cache = os.fspath(cache)
+        folder = os.path.dirname(os.path.abspath(cache))
+        # tf.data writes `<cache>.index` / `.data-*` but does not create folders.
+        os.makedirs(folder, exist_ok=True)
+        return ds.cache(cache)
+    if cache is not False:
+        raise ValueError(f"cache must be True, False or a file path, got {cache!r}")
+    return ds
+
+
+def _shuffle_repeat_batch(
+    ds: tf.data.Dataset, options: PipelineOptions
+) -> tf.data.Dataset:
+    if options.training:
+        buffer = _check_positive_int("shuffle_buffer", options.shuffle_buffer)
+        ds = ds.shuffle(buffer, seed=options.seed, reshuffle_each_iteration=True)
+    if options.repeat:
+        ds = ds.repeat()
+    return ds.batch(
+        options.batch_size,
+        drop_remainder=options.drop_remainder,
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+def _flip_and_convert(
+    ds: tf.data.Dataset, seed: int | None, convert: Callable[[tf.Tensor], tf.Tensor]
+) -> tf.data.Dataset:
+    """Mirror half of each batch's images at random, then ``convert`` them."""
+    # One stateless seed per batch from a seeded random stream: the flips are
+    # a pure function of (seed, epoch, batch index), so they are
+    # reproducible, and `rerandomize_each_iteration` gives each epoch new
+    # flips. Stateful ops (tf.image.random_flip_*) would depend on the order
+    # in which the parallel map threads run.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip(ds, seeds.batch(2))
+
+    def flip_and_convert(element: Any, pair: tf.Tensor) -> Any:
+        def fn(images: tf.Tensor) -> tf.Tensor:
+            n = tf.shape(images)[0]
+            mirror = tf.random.stateless_uniform([n], seed=pair) < 0.5
+            images = tf.where(
+                mirror[:, None, None, None], tf.reverse(images, axis=[2]), images
+            )
+            return convert(images)
+
+        return _map_image(element, fn)
+
+    return ds.map(flip_and_convert, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _to_value_range_batches(
+    ds: tf.data.Dataset, options: PipelineOptions
+) -> tf.data.Dataset:
+    """Flip (when training) and scale ``uint8`` batches to the value range."""
+    low, high = options.value_range
+    scale = (high - low) / 255.0
+
+    def convert(images: tf.Tensor) -> tf.Tensor:
+        return tf.cast(images, tf.float32) * scale + low
+
+    if options.training and options.flip:
+        return _flip_and_convert(ds, options.seed, convert)
+    return ds.map(
+        lambda *e: _map_image(e if len(e) > 1 else e[0], convert),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
 def finalize_dataset(
-    ds: tf.data.Dataset,
-    *,
-    batch_size: int,
-    value_range: ValueRange,
-    training: bool = True,
-    shuffle_buffer: int = 10_000,
-    cache: bool | str = True,
-    flip: bool = True,
-    seed: int | None = None,
-    repeat: bool = False,
-    drop_remainder: bool = True,
+    ds: tf.data.Dataset, options: PipelineOptions | None = None, **fields: Any
 ) -> tf.data.Dataset:
     """Turn a dataset of ``uint8`` images into training batches.
 
@@ -306,26 +491,13 @@ def finalize_dataset(
         ds: Yields ``uint8`` images ``[H, W, 3]`` already at model size, or
             tuples whose first item is such an image (e.g. ``(image, label)``);
             the other items pass through unchanged (and are batched).
-        batch_size: Images per batch.
-        value_range: Output ``(low, high)``, e.g. ``VALUE_RANGES["tanh"]``.
-        training: Shuffle and augment. ``False`` keeps the input order and
-            applies no random op.
-        shuffle_buffer: Size of the shuffle buffer (elements), used when
-            training. A buffer at least as large as the dataset is a full shuffle.
-        cache: ``True`` caches in memory, a string caches to that file prefix
-            (its folder is created), ``False`` does not cache.
-        flip: Randomly mirror half of the images left-right when training
-            (rooms are left-right symmetric in distribution, not upside down).
-        seed: Seed of the shuffle and of the flips. With a seed, the order and
-            the flips of every epoch are reproducible (different epochs still
-            differ); ``None`` draws fresh randomness. Reproducible means: for
-            the first iterator made from this dataset object (or any object
-            derived from it); later iterators continue the random stream.
-        repeat: Repeat forever (after shuffling, so every epoch is a permutation;
-            batches then run across epoch boundaries).
-        drop_remainder: Drop the last, incomplete batch so that every batch has
-            the static size ``batch_size`` (required by some distribution
-            strategies and by ``jit_compile``).
+        options: The :class:`PipelineOptions` (``batch_size``,
+            ``value_range``, ``training``, ``shuffle_buffer``, ``cache``,
+            ``flip``, ``seed``, ``repeat``, ``drop_remainder``; the others are
+            the readers'). ``cache`` here is ``True``, ``False`` or a file
+            prefix used as it is (its folder is created).
+        **fields: Fields of :class:`PipelineOptions`, instead of or on top of
+            ``options``.
 
     Returns:
         A dataset of float32 ``[batch_size, H, W, 3]`` batches in ``value_range``
@@ -338,65 +510,44 @@ def finalize_dataset(
         >>> len(list(ds))  # 10 images, batches of 4, the remainder is dropped
         2
     """
-    batch_size = _check_positive_int("batch_size", batch_size)
-    low, high = check_value_range(value_range)
-    spec = ds.element_spec
-    image_spec = spec[0] if isinstance(spec, tuple) else spec
-    if not isinstance(image_spec, tf.TensorSpec) or image_spec.dtype != tf.uint8:
-        raise ValueError(
-            f"finalize_dataset expects uint8 images (or tuples starting with one), "
-            f"got element_spec {spec}"
-        )
-
-    if cache is True:
-        ds = ds.cache()
-    elif isinstance(cache, str | os.PathLike) and cache is not False:
-        cache = os.fspath(cache)
-        folder = os.path.dirname(os.path.abspath(cache))
-        # tf.data writes `<cache>.index` / `.data-*` but does not create folders.
-        os.makedirs(folder, exist_ok=True)
-        ds = ds.cache(cache)
-    elif cache is not False:
-        raise ValueError(f"cache must be True, False or a file path, got {cache!r}")
-
-    if training:
-        shuffle_buffer = _check_positive_int("shuffle_buffer", shuffle_buffer)
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(
-        batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE
-    )
-
-    scale = (high - low) / 255.0
-
-    def convert(images: tf.Tensor) -> tf.Tensor:
-        return tf.cast(images, tf.float32) * scale + low
-
-    if training and flip:
-        # One stateless seed per batch from a seeded random stream: the flips are
-        # a pure function of (seed, epoch, batch index), so they are
-        # reproducible, and `rerandomize_each_iteration` gives each epoch new
-        # flips. Stateful ops (tf.image.random_flip_*) would depend on the order
-        # in which the parallel map threads run.
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, seeds.batch(2))
-
-        def flip_and_convert(element: Any, pair: tf.Tensor) -> Any:
-            def fn(images: tf.Tensor) -> tf.Tensor:
-                n = tf.shape(images)[0]
-                mirror = tf.random.stateless_uniform([n], seed=pair) < 0.5
-                images = tf.where(
-                    mirror[:, None, None, None], tf.reverse(images, axis=[2]), images
-                )
-                return convert(images)
-
-            return _map_image(element, fn)
-
-        ds = ds.map(flip_and_convert, num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        ds = ds.map(
-            lambda *e: _map_image(e if len(e) > 1 else e[0], convert),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+    options = PipelineOptions.of(options, **fields)
+    _check_uint8_images(ds)
+    ds = _cache(ds, options.cache)
+    ds = _shuffle_repeat_batch(ds, options)
+    ds = _to_value_range_batches(ds, options)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def apply_input_options(
+    ds: tf.data.Dataset,
+    *,
+    deterministic: bool,
+    shard_policy: tf.data.experimental.AutoShardPolicy,
+    threads: int | None = None,
+) -> tf.data.Dataset:
+    """Set the tf.data options every reader's finished pipeline carries.
+
+    Args:
+        ds: The finished dataset.
+        deterministic: Keep the element order of parallel stages.
+        shard_policy: ``FILE`` for file-based sources, ``DATA`` otherwise.
+        threads: Size of a private thread pool for this pipeline; ``None``
+            uses TensorFlow's shared inter-op pool. A private pool keeps the
+            input pipeline's threads from queueing behind the training step's
+            ops (and vice versa) on a machine with few cores.
+
+    Returns:
+        ``ds`` with the options.
+
+    Example:
+        >>> ds = apply_input_options(ds, deterministic=True,  # doctest: +SKIP
+        ...     shard_policy=tf.data.experimental.AutoShardPolicy.FILE)
+    """
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
+    options.experimental_distribute.auto_shard_policy = shard_policy
+    if threads:
+        options.threading.private_threadpool_size = _check_positive_int(
+            "threads", threads
+        )
+    return ds.with_options(options)

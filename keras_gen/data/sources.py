@@ -1,21 +1,26 @@
-"""Where images come from: source specs for conversion, configs for training.
+"""Where images come from: one dispatcher by kind of source.
 
-Two entry points:
+A :class:`~keras_gen.data.specs.SourceSpec` names a source, from a string
+(:func:`~keras_gen.data.specs.parse_spec`: ``rooms:N[:SEED]``,
+``tfds:NAME[:SPLIT]``, a folder) or from a config's ``data`` section
+(:func:`keras_gen.data.factory.source_of`). What each kind can do is one
+:class:`SourceKind` in :data:`SOURCES`, keyed by ``SourceSpec.kind``:
 
-- :func:`parse_source` turns a ``SRC`` string of ``keras-gen data convert``
-  into a :class:`~keras_gen.data.tfrecord.ConvertSource`:
+=========  ==========================  =====  =======  =========================
+kind       training pipeline           count  classes  ``keras-gen data convert``
+=========  ==========================  =====  =======  =========================
+rooms      rendered in memory          N      labels   :class:`RoomsSource`
+folder     ``image_folder_dataset``    files  folders  :class:`FolderSource`
+tfrecord   ``tfrecord_dataset``        --     --       :class:`FolderSource`
+tfds       ``tfds_dataset``            --     --       ``TfdsSource``
+lmdb       -- (convert it first)       --     --       ``LmdbSource``
+=========  ==========================  =====  =======  =========================
 
-  ==========================  ==============================================
-  ``SRC``                     source
-  ==========================  ==============================================
-  ``rooms:N`` / ``rooms:N:SEED``  ``N`` procedural rooms (seed 0 by default)
-  ``tfds:NAME[:SPLIT]``       a prepared TFDS dataset (``tfds:lsun/bedroom``)
-  a folder with ``data.mdb``  an LMDB database (LSUN layout)
-  any other folder            its image files, recursively (labels: none)
-  ==========================  ==============================================
-
-- :func:`dataset_from_config` builds the training pipeline of a ``tfds`` or
-  ``tfrecord`` data config (the trainer's ``build_dataset`` calls it).
+Entry points: :func:`dataset_from_source` (the training pipeline, for
+``keras_gen.data.factory.build_dataset``), :func:`dataset_from_spec` (the
+pipeline of a string, for ``keras-gen data preview``) and
+:func:`parse_source` (the conversion source of a string, for
+``keras-gen data convert``).
 
 Example:
     >>> from keras_gen.data.tfrecord import write_shards
@@ -25,22 +30,39 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from keras_gen.data.tfrecord import ConvertSource
+from keras_gen.data.images import check_folder, list_image_files
+from keras_gen.data.pipeline import (
+    PipelineOptions,
+    apply_input_options,
+    finalize_dataset,
+)
+from keras_gen.data.specs import SourceSpec, parse_spec
+from keras_gen.data.tfrecord_writer import ConvertSource
 
 __all__ = [
+    "SOURCES",
     "FolderSource",
     "RoomsSource",
-    "dataset_from_config",
-    "dataset_from_data",
+    "SourceKind",
+    "class_names_of_source",
+    "count_of_source",
+    "dataset_from_source",
     "dataset_from_spec",
     "parse_source",
+    "source_kind",
 ]
+
+#: A reader's dataset and a function giving its number of images (called only
+#: when needed: counting TFRecords without an index reads them all).
+Opened = tuple[tf.data.Dataset, Callable[[], int]]
 
 
 class FolderSource:
@@ -58,10 +80,8 @@ class FolderSource:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        from keras_gen.data.folder import _check_folder, _list_image_files
-
-        self.root = _check_folder(path)
-        self.files = _list_image_files(self.root)
+        self.root = check_folder(path)
+        self.files = list_image_files(self.root)
         if not self.files:
             raise ValueError(f"no image files found in {self.root!r}")
         name = os.path.basename(os.path.normpath(os.path.abspath(self.root)))
@@ -111,6 +131,221 @@ class RoomsSource:
             yield str(i), render_room(image_seed(self.seed, i), self.size)[0], -1
 
 
+def _rooms_dataset(source: SourceSpec, options: PipelineOptions) -> Opened:
+    from keras_gen.data.rooms import render_rooms
+
+    cache_dir = source.render_cache_dir
+    images, table = render_rooms(
+        source.num,
+        size=options.require_image_size("rooms"),
+        seed=source.seed,
+        cache_dir=os.path.expanduser(cache_dir) if cache_dir else None,
+        progress=source.progress,
+    )
+    if source.labels is None:
+        ds = tf.data.Dataset.from_tensor_slices(images)
+    else:
+        labels = np.asarray(table[source.labels], dtype=np.int32)
+        ds = tf.data.Dataset.from_tensor_slices((images, labels))
+    # Already decoded in memory: a tf.data cache would only copy it.
+    ds = finalize_dataset(ds, options.replace(cache=False))
+    ds = apply_input_options(
+        ds,
+        deterministic=options.deterministic,
+        # Generated in memory, there are no files to shard by.
+        shard_policy=tf.data.experimental.AutoShardPolicy.DATA,
+        threads=options.threads,
+    )
+    return ds, lambda: len(images)
+
+
+def _folder_dataset(source: SourceSpec, options: PipelineOptions) -> Opened:
+    from keras_gen.data.folder import image_folder_dataset
+
+    ds, info = image_folder_dataset(
+        source.path,
+        options,
+        check=source.check,
+        labels="inferred" if source.labels else None,
+        return_info=True,
+    )
+    return ds, lambda: len(info.files)
+
+
+def _tfrecord_dataset(source: SourceSpec, options: PipelineOptions) -> Opened:
+    from keras_gen.data.tfrecord_reader import count_records, tfrecord_dataset
+
+    path = os.path.expanduser(source.path)
+    return tfrecord_dataset(path, options), partial(count_records, path)
+
+
+def _tfds_dataset(source: SourceSpec, options: PipelineOptions) -> Opened:
+    from keras_gen.data.tfds_source import tfds_dataset
+
+    ds, num = tfds_dataset(
+        source.name,
+        options,
+        split=source.split,
+        data_dir=source.data_dir,
+        image_key=source.image_key,
+        download=source.download,
+    )
+    return ds, lambda: num
+
+
+def _count_folder(source: SourceSpec) -> int:
+    from keras_gen.data.folder_scan import scan_image_folder
+
+    return len(scan_image_folder(source.path, check="none").files)
+
+
+def _room_classes(source: SourceSpec) -> list[str]:
+    from keras_gen.data.rooms import class_names
+
+    return list(class_names(source.labels))
+
+
+def _folder_classes(source: SourceSpec) -> list[str]:
+    from keras_gen.data.folder import inferred_class_names
+
+    return inferred_class_names(source.path)
+
+
+def _convert_rooms(source: SourceSpec, size: int | None, **_: Any) -> ConvertSource:
+    return RoomsSource(source.num, size or 64, source.seed)
+
+
+def _convert_folder(source: SourceSpec, **_: Any) -> ConvertSource:
+    return FolderSource(source.path)
+
+
+def _convert_tfds(source: SourceSpec, label_key: str | None, **_: Any) -> ConvertSource:
+    from keras_gen.data.tfds_source import TfdsSource
+
+    return TfdsSource(
+        source.name,
+        source.split,
+        source.data_dir,
+        image_key=source.image_key,
+        label_key=label_key,
+    )
+
+
+def _convert_lmdb(source: SourceSpec, limit: int | None, **_: Any) -> ConvertSource:
+    from keras_gen.data.lsun import LmdbSource
+
+    return LmdbSource(source.path, limit=limit)
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """What keras-gen does with one kind of source.
+
+    Attributes:
+        dataset: ``(source, options) -> (dataset, count function)``: the
+            training pipeline; None if the kind must be converted first.
+        count: Images in one pass, known without reading them, or None.
+        class_names: The class names of ``source.labels``; None if the kind
+            has no labels.
+        convert: ``(source, size=, label_key=, limit=) -> ConvertSource``, the
+            entries ``keras-gen data convert`` reads.
+    """
+
+    dataset: Callable[[SourceSpec, PipelineOptions], Opened] | None
+    count: Callable[[SourceSpec], int | None]
+    class_names: Callable[[SourceSpec], list[str]] | None
+    convert: Callable[..., ConvertSource]
+
+
+def _no_count(source: SourceSpec) -> None:
+    return None
+
+
+#: Every kind of source, by ``SourceSpec.kind`` (``data.source`` in configs).
+SOURCES: dict[str, SourceKind] = {
+    "rooms": SourceKind(_rooms_dataset, lambda s: s.num, _room_classes, _convert_rooms),
+    "folder": SourceKind(
+        _folder_dataset, _count_folder, _folder_classes, _convert_folder
+    ),
+    # A folder of shards is read as a folder when converting, as it always was.
+    "tfrecord": SourceKind(_tfrecord_dataset, _no_count, None, _convert_folder),
+    "tfds": SourceKind(_tfds_dataset, _no_count, None, _convert_tfds),
+    "lmdb": SourceKind(None, _no_count, None, _convert_lmdb),
+}
+
+
+def source_kind(kind: str) -> SourceKind:
+    """The :class:`SourceKind` of ``kind``.
+
+    Raises:
+        ValueError: An unknown kind.
+    """
+    try:
+        return SOURCES[kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown source kind {kind!r}; known: {', '.join(SOURCES)}"
+        ) from None
+
+
+def _cap(count: int | None, limit: int | None) -> int | None:
+    if count is None or limit is None:
+        return count
+    return min(count, limit)
+
+
+def dataset_from_source(
+    source: SourceSpec, options: PipelineOptions
+) -> tuple[tf.data.Dataset, int]:
+    """The training pipeline of a source, and its images in one pass.
+
+    Args:
+        source: What to read.
+        options: How (``image_size`` and ``batch_size`` are required).
+
+    Returns:
+        ``(dataset, count)``: float32 batches in ``options.value_range`` (or
+        ``(images, labels)`` batches), and the number of images in one pass,
+        at most ``source.num``.
+
+    Raises:
+        ValueError: A kind without a training pipeline (``lmdb``).
+
+    Example:
+        >>> ds, n = dataset_from_source(SourceSpec("rooms", num=64),
+        ...     PipelineOptions(batch_size=16, image_size=32))  # doctest: +SKIP
+    """
+    open_dataset = source_kind(source.kind).dataset
+    if open_dataset is None:
+        raise ValueError(
+            f"a {source.kind} source has no training pipeline: convert "
+            f"{source.path!r} with `keras-gen data convert` first"
+        )
+    ds, count = open_dataset(source, options)
+    return ds, _cap(count(), source.num)
+
+
+def count_of_source(source: SourceSpec) -> int | None:
+    """Images in one pass, if known without reading them (at most ``num``).
+
+    Procedural rooms: ``num``; a folder: its image files (listed, not
+    opened); TFDS, TFRecord, LMDB: None (unknown).
+    """
+    return _cap(source_kind(source.kind).count(source), source.num)
+
+
+def class_names_of_source(source: SourceSpec) -> list[str]:
+    """The class names of ``source.labels``, found without reading images.
+
+    Raises:
+        ValueError: The kind has no labels, or a folder has no class folder.
+    """
+    names = source_kind(source.kind).class_names
+    if names is None:
+        raise ValueError(f"a {source.kind} source has no class labels")
+    return names(source)
+
+
 def parse_source(
     spec: str,
     *,
@@ -143,108 +378,12 @@ def parse_source(
         >>> parse_source("rooms:10:3").description
         'rooms:10:3:64px'
     """
-    if spec.startswith("rooms"):
-        parts = spec.split(":")
-        try:
-            num = int(parts[1])
-            seed = int(parts[2]) if len(parts) > 2 else 0
-        except (IndexError, ValueError):
-            raise ValueError(
-                f"bad rooms spec {spec!r}: use rooms:N or rooms:N:SEED"
-            ) from None
-        return RoomsSource(num, size or 64, seed)
-    if spec.startswith("tfds:"):
-        from keras_gen.data.tfds_source import TfdsSource
-
-        name, _, split = spec[len("tfds:") :].partition(":")
-        return TfdsSource(
-            name, split or "train", data_dir, image_key=image_key, label_key=label_key
-        )
-    if not os.path.exists(spec):
+    source = parse_spec(spec, data_dir=data_dir, image_key=image_key)
+    if source.kind not in ("rooms", "tfds") and not os.path.exists(spec):
         raise FileNotFoundError(f"source not found: {spec!r}")
-    if os.path.isfile(os.path.join(spec, "data.mdb")) or spec.endswith(".mdb"):
-        from keras_gen.data.lsun import LmdbSource
-
-        return LmdbSource(spec, limit=limit)
-    return FolderSource(spec)
-
-
-def dataset_from_config(
-    config: Any,
-    value_range: tuple[float, float],
-    batch_size: int,
-    training: bool = True,
-    repeat: bool = False,
-) -> tuple[tf.data.Dataset, int]:
-    """`dataset_from_data(config.data, config.model.image_size, ...)`."""
-    return dataset_from_data(
-        config.data, config.model.image_size, value_range, batch_size, training, repeat
+    return source_kind(source.kind).convert(
+        source, size=size, label_key=label_key, limit=limit
     )
-
-
-def dataset_from_data(
-    data: Any,
-    image_size: int,
-    value_range: tuple[float, float],
-    batch_size: int,
-    training: bool = True,
-    repeat: bool = False,
-) -> tuple[tf.data.Dataset, int]:
-    """The training pipeline of a ``tfds`` or ``tfrecord`` data section.
-
-    Args:
-        data: A validated ``keras_gen.config.DataConfig`` (``source`` is
-            ``"tfds"`` or ``"tfrecord"``).
-        image_size: Side of the square images.
-        value_range: The model's ``(low, high)``.
-        batch_size: Global batch size.
-        training: Shuffle and flip (the caller folds in ``data.shuffle``).
-        repeat: Repeat forever.
-
-    Returns:
-        ``(dataset, num_images)``: float32 batches, and the images in one
-        epoch (``data.num_images`` caps it, as for folders).
-
-    Example:
-        >>> ds, n = dataset_from_data(cfg.data, 64, (-1.0, 1.0), 64)  # doctest: +SKIP
-    """
-    d = data
-    common: dict[str, Any] = {
-        "image_size": image_size,
-        "batch_size": batch_size,
-        "value_range": value_range,
-        "training": training,
-        "shuffle_buffer": d.shuffle_buffer,
-        "cache": os.path.expanduser(d.cache) if isinstance(d.cache, str) else d.cache,
-        "flip": d.flip,
-        "seed": d.seed,
-        "repeat": repeat,
-        "deterministic": d.deterministic,
-        "threads": d.threads,
-    }
-    if d.source == "tfrecord":
-        from keras_gen.data.tfrecord import count_records, tfrecord_dataset
-
-        path = os.path.expanduser(d.path)
-        ds = tfrecord_dataset(path, **common)
-        total = count_records(path)
-    elif d.source == "tfds":
-        from keras_gen.data.tfds_source import tfds_dataset
-
-        ds, total = tfds_dataset(
-            d.name,
-            split=d.split,
-            data_dir=d.data_dir,
-            image_key=d.image_key,
-            download=d.download,
-            **common,
-        )
-    else:
-        raise ValueError(
-            f"dataset_from_data handles tfds and tfrecord, not {d.source!r}"
-        )
-    num = total if d.num_images is None else min(d.num_images, total)
-    return ds, num
 
 
 def dataset_from_spec(
@@ -279,39 +418,16 @@ def dataset_from_spec(
         >>> ds = dataset_from_spec("rooms:64", image_size=64,
         ...                        batch_size=16)  # doctest: +SKIP
     """
-    from keras_gen.data.pipeline import finalize_dataset
-
-    common: dict[str, Any] = {
-        "image_size": image_size,
-        "batch_size": batch_size,
-        "value_range": value_range,
-        "training": training,
-        "cache": False,
-        "seed": seed,
-    }
-    if spec.startswith("rooms"):
-        source = parse_source(spec, size=image_size)
-        images = np.stack([raw for _, raw, _ in source.read(0, len(source))])
-        common.pop("image_size")
-        return finalize_dataset(tf.data.Dataset.from_tensor_slices(images), **common)
-    if spec.startswith("tfds:"):
-        from keras_gen.data.tfds_source import tfds_dataset
-
-        name, _, split = spec[len("tfds:") :].partition(":")
-        ds, _ = tfds_dataset(
-            name,
-            split=split or "train",
-            data_dir=data_dir,
-            image_key=image_key,
-            **common,
-        )
-        return ds
-    from keras_gen.data.tfrecord import INDEX_FILE, tfrecord_dataset
-
-    if os.path.isfile(os.path.join(spec, INDEX_FILE)) or tf.io.gfile.glob(
-        os.path.join(spec, "*.tfrecord*")
-    ):
-        return tfrecord_dataset(spec, **common)
-    from keras_gen.data.folder import image_folder_dataset
-
-    return image_folder_dataset(spec, **common)
+    options = PipelineOptions(
+        image_size=image_size,
+        batch_size=batch_size,
+        value_range=value_range,
+        training=training,
+        cache=False,
+        seed=seed,
+    )
+    source = parse_spec(spec, data_dir=data_dir, image_key=image_key)
+    open_dataset = source_kind(source.kind).dataset
+    if open_dataset is None:  # an LMDB database: read it as a folder, as before
+        open_dataset = _folder_dataset
+    return open_dataset(source, options)[0]

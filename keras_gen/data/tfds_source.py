@@ -28,8 +28,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from keras_gen.data.pipeline import ValueRange, finalize_dataset
-from keras_gen.data.tfrecord import apply_input_options, decode_to_uint8
+from keras_gen.data.decode import decode_to_uint8
+from keras_gen.data.pipeline import (
+    PipelineOptions,
+    apply_input_options,
+    finalize_dataset,
+)
 
 __all__ = ["TfdsNotPreparedError", "TfdsSource", "load_tfds_builder", "tfds_dataset"]
 
@@ -145,46 +149,40 @@ def _num_examples(builder: Any, split: str, ds: tf.data.Dataset) -> int:
         return int(ds.reduce(tf.constant(0, tf.int64), lambda c, _: c + 1))
 
 
+def _cache_prefix(cache: Any, name: str, split: str, image_size: int) -> Any:
+    """A cache path becomes a file in that folder named by the data and size."""
+    if not isinstance(cache, str):
+        return cache
+    return os.path.join(
+        os.path.expanduser(cache),
+        f"tfds-{name.replace('/', '_').replace(':', '_')}-{split}-{image_size}px",
+    )
+
+
 def tfds_dataset(
     name: str,
+    options: PipelineOptions | None = None,
     *,
-    image_size: int,
-    batch_size: int,
     split: str = "train",
     data_dir: str | None = None,
     image_key: str = "image",
     download: bool = False,
-    value_range: ValueRange = (-1.0, 1.0),
-    training: bool = True,
-    shuffle_buffer: int = 10_000,
-    cache: bool | str = True,
-    flip: bool = True,
-    seed: int | None = None,
-    repeat: bool = False,
-    deterministic: bool = True,
-    threads: int | None = None,
-    drop_remainder: bool = True,
+    **fields: Any,
 ) -> tuple[tf.data.Dataset, int]:
     """Batches of images from a TFDS dataset, and its number of images.
 
     Args:
         name: TFDS name, e.g. ``"lsun/bedroom"``.
-        image_size: Output side (shorter side resized, centre crop).
-        batch_size: Images per batch.
+        options: The :class:`~keras_gen.data.pipeline.PipelineOptions`;
+            ``image_size`` and ``batch_size`` are required. ``training`` also
+            shuffles the files; a ``cache`` path is a folder (``~`` expanded)
+            that gets a file named by the dataset, split and image size.
         split: TFDS split (slicing allowed: ``"train[:10%]"``).
         data_dir: TFDS data folder.
         image_key: Name of the image feature.
         download: Prepare the dataset if needed (network access).
-        value_range: Output ``(low, high)``.
-        training: Shuffle files and images, flip.
-        shuffle_buffer: Images in the shuffle buffer.
-        cache: ``True`` (memory), a file prefix, or ``False``.
-        flip: Random horizontal flips when training.
-        seed: Seed of the file order, shuffle and flips.
-        repeat: Repeat forever.
-        deterministic: Parallel decoding keeps the order.
-        threads: Private tf.data thread pool size.
-        drop_remainder: Drop the last incomplete batch.
+        **fields: Fields of ``PipelineOptions`` instead of or on top of
+            ``options``.
 
     Returns:
         ``(dataset, num_examples)``: float32 batches in ``value_range``, and
@@ -198,37 +196,26 @@ def tfds_dataset(
         >>> ds, n = tfds_dataset("lsun/bedroom", image_size=64,
         ...                      batch_size=64)  # doctest: +SKIP
     """
+    options = PipelineOptions.of(options, **fields)
+    image_size = options.require_image_size("tfds_dataset")
     builder = load_tfds_builder(name, data_dir=data_dir, download=download)
-    ds = _as_dataset(builder, name, split, data_dir, image_key, training, seed)
+    ds = _as_dataset(
+        builder, name, split, data_dir, image_key, options.training, options.seed
+    )
     num = _num_examples(builder, split, ds)
     ds = ds.map(
         lambda ex: decode_to_uint8(ex[image_key], image_size),
         num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=deterministic,
+        deterministic=options.deterministic,
     )
-    if isinstance(cache, str):
-        cache = os.path.join(
-            os.path.expanduser(cache),
-            f"tfds-{name.replace('/', '_').replace(':', '_')}-{split}-{image_size}px",
-        )
-    ds = finalize_dataset(
-        ds,
-        batch_size=batch_size,
-        value_range=value_range,
-        training=training,
-        shuffle_buffer=shuffle_buffer,
-        cache=cache,
-        flip=flip,
-        seed=seed,
-        repeat=repeat,
-        drop_remainder=drop_remainder,
-    )
+    cache = _cache_prefix(options.cache, name, split, image_size)
+    ds = finalize_dataset(ds, options.replace(cache=cache))
     ds = apply_input_options(
         ds,
-        deterministic=deterministic,
+        deterministic=options.deterministic,
         # TFDS reads TFRecord (or ArrayRecord) files: shard them by file.
         shard_policy=tf.data.experimental.AutoShardPolicy.AUTO,
-        threads=threads,
+        threads=options.threads,
     )
     return ds, num
 

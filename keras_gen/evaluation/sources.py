@@ -76,17 +76,12 @@ def array_source(images: np.ndarray, description: str = "array") -> ImageSource:
 
 def _rooms_source(spec: str, image_size: int) -> ImageSource:
     from keras_gen.data.rooms import image_seed, render_room
+    from keras_gen.data.specs import parse_rooms_spec
 
-    parts = spec.split(":")
-    try:
-        limit = int(parts[1]) if len(parts) > 1 and parts[1] else None
-        seed = int(parts[2]) if len(parts) > 2 else DEFAULT_ROOMS_SEED
-    except ValueError:
-        raise ValueError(
-            f"bad rooms spec {spec!r}: use rooms, rooms:N or rooms:N:SEED"
-        ) from None
-    if len(parts) > 3 or (limit is not None and limit < 1) or seed < 0:
-        raise ValueError(f"bad rooms spec {spec!r}: use rooms, rooms:N or rooms:N:SEED")
+    rooms = parse_rooms_spec(
+        spec, default_seed=DEFAULT_ROOMS_SEED, count_required=False
+    )
+    limit, seed = rooms.count, rooms.seed
 
     def batches(count: int, batch_size: int) -> Iterator[np.ndarray]:
         # Rendered a batch at a time (~1 ms an image at 64x64): never the
@@ -143,7 +138,9 @@ def real_source(spec: str, image_size: int) -> ImageSource:
     Raises:
         FileNotFoundError: for a folder that does not exist.
     """
-    if spec == "rooms" or spec.startswith("rooms:"):
+    from keras_gen.data.specs import is_rooms_spec
+
+    if is_rooms_spec(spec):
         return _rooms_source(spec, image_size)
     if not Path(spec).expanduser().is_dir():
         raise FileNotFoundError(

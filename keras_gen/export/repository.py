@@ -107,7 +107,8 @@ def models_config_text(export_dir: str | Path, base_path: str | None = None) -> 
         export_dir: the model repository.
         base_path: the folder the *server* sees the repository as, e.g.
             `/models` inside the `tensorflow/serving` Docker image. Default:
-            the absolute path of `export_dir` on this machine.
+            the one the existing `models.config` uses, else the absolute
+            path of `export_dir` on this machine.
 
     Returns:
         The text-format protobuf that `--model_config_file` reads.
@@ -118,8 +119,9 @@ def models_config_text(export_dir: str | Path, base_path: str | None = None) -> 
     model_config_list {
     }
     """
-    root = base_path if base_path is not None else str(Path(export_dir).resolve())
-    root = root.rstrip("/")
+    if base_path is None:
+        base_path = _configured_root(export_dir) or str(Path(export_dir).resolve())
+    root = base_path.rstrip("/")
     lines = [
         "# Written by keras-gen: every model in this folder (re-written on export).",
         "model_config_list {",
@@ -135,6 +137,20 @@ def models_config_text(export_dir: str | Path, base_path: str | None = None) -> 
         ]
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _configured_root(export_dir: str | Path) -> str | None:
+    """The repository path an existing `models.config` gives the server.
+
+    A repository set up for a container (`/models`, as the committed
+    `saved_models/models.config` is) keeps that path when a later export
+    rewrites the file without `--base-path`.
+    """
+    path = Path(export_dir) / MODELS_CONFIG
+    if not path.is_file():
+        return None
+    found = re.search(r'base_path:\s*"(.*)/[^/"]+"', path.read_text())
+    return found.group(1) if found else None
 
 
 def _chmod_as_created(path: str | Path, mode: int) -> None:

@@ -140,7 +140,22 @@ class TrackedLogsMixin:
         return logs
 
 
-class GenerativeModel(TrackedLogsMixin, SeedStateMixin, keras.Model):
+class PresetMixin:
+    """`Model.from_preset(name)`, KerasHub style, for the shipped presets."""
+
+    @classmethod
+    def from_preset(cls, name: str, compile: bool = False):
+        """The preset `name` (see `keras_gen.presets`), checked to be a `cls`.
+
+        Example:
+        >>> gan = GAN.from_preset("procedural_gan_64")  # doctest: +SKIP
+        """
+        from keras_gen.presets import from_preset
+
+        return from_preset(cls, name, compile=compile)
+
+
+class GenerativeModel(PresetMixin, TrackedLogsMixin, SeedStateMixin, keras.Model):
     """Base of `GAN` and `VAE`: decode latents, generate, report metrics.
 
     Subclasses set `latent_dim`, `value_range` and implement `decode_latents`.

@@ -37,7 +37,11 @@ from keras_gen.models.gan.resnet import (
     build_resnet_discriminator,
     build_resnet_generator,
 )
-from keras_gen.models.vae.dae import DenoisingAutoencoder, build_dae_network
+from keras_gen.models.vae.dae import (
+    DenoisingAutoencoder,
+    build_dae_network,
+    build_dae_unet,
+)
 from keras_gen.models.vae.networks import VAE_ARCHITECTURES
 from keras_gen.models.vae.vae import VAE
 from keras_gen.precision import dtype_policy, resolve_precision
@@ -159,7 +163,10 @@ def _build_dae(config: Config, synchronized_bn: bool, class_names):
     m = config.model
     if class_names:
         raise ConfigError("model.type 'dae' is not conditional; drop data.labels.")
-    network = build_dae_network(m.width, m.depth, downsample=m.downsample)
+    if m.architecture == "unet":
+        network = build_dae_unet(m.width, m.depth)
+    else:
+        network = build_dae_network(m.width, m.depth, downsample=m.downsample)
     return DenoisingAutoencoder(network, m.denoising, m.residual, seed=m.seed)
 
 

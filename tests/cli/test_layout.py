@@ -46,6 +46,7 @@ def test_every_command_module_adds_its_parser():
         "anomaly",
         "evaluate",
         "data",
+        "presets",
         "series",
     ]
 

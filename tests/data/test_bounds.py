@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_gen.data import folder
+from keras_gen.data import folder, folder_scan
 from keras_gen.data.folder import scan_image_folder
 
 PEAK_SCRIPT = textwrap.dedent(
@@ -67,7 +67,7 @@ def test_a_1x200000_image_is_resized_in_bounded_memory(tmp_path):
 def test_a_decompression_bomb_is_skipped_with_its_reason(tmp_path, monkeypatch):
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "ok.png")
     Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(tmp_path / "big.png")
-    monkeypatch.setattr(folder, "MAX_PIXELS", 100_000)
+    monkeypatch.setattr(folder_scan, "MAX_PIXELS", 100_000)
     with pytest.warns(folder.SkippedImagesWarning):
         scan = scan_image_folder(tmp_path)
     assert [Path(f).name for f in scan.files] == ["ok.png"]

@@ -15,6 +15,7 @@ from keras_gen.data.rooms import (
     render_room,
     render_rooms,
 )
+from keras_gen.data.rooms import render as rooms_render
 
 _INT_LABELS = {
     "has_bed",
@@ -147,7 +148,7 @@ def test_edges_are_antialiased(monkeypatch: pytest.MonkeyPatch) -> None:
     seeds = range(10)
     smooth = [_intermediate_pixels(render_room(s, 64)[0]) for s in seeds]
     # The same rooms without supersampling: hard, aliased edges.
-    monkeypatch.setattr(rooms, "_supersampling", lambda size: 1)
+    monkeypatch.setattr(rooms_render, "_supersampling", lambda size: 1)
     hard = [_intermediate_pixels(render_room(s, 64)[0]) for s in seeds]
     assert min(smooth) > 80, smooth
     assert sum(smooth) > 2.5 * sum(hard), (smooth, hard)
@@ -344,7 +345,7 @@ def test_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     def fail(*args: object) -> None:
         raise AssertionError("rendered although a valid cache exists")
 
-    monkeypatch.setattr(rooms, "_render_chunk", fail)
+    monkeypatch.setattr(rooms_render, "_render_chunk", fail)
     cached, cached_labels = render_rooms(
         5, size=32, seed=4, cache_dir=tmp_path, has_lamp=True
     )

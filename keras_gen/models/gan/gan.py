@@ -135,24 +135,11 @@ class GAN(GenerativeModel):
         self.gradient_penalty_weight = gradient_penalty_weight
         self.seed = seed
         self.ema_decay = ema_decay
-        self.augment = augment
-        self.augment_policy = parse_policy(augment) if augment else ()
-        self.augment_p = _check_augment_p(augment_p)
-        self.ada_target = float(ada_target)
-        self.ada_interval = int(ada_interval)
-        self.ada_speed_kimg = float(ada_speed_kimg)
-        self.ada = None
-        if self.augment_policy and self.augment_p == "adaptive":
-            self.ada = AdaptiveAugmentProbability(
-                ada_target, ada_interval, ada_speed_kimg, name="ada"
-            )
         self.r1_gamma = r1_gamma
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.seed_generator = keras.random.SeedGenerator(seed)
-        # A separate stream for augmentation keeps the latent noise identical
-        # with and without DiffAugment.
-        self.augment_seed_generator = keras.random.SeedGenerator(
-            None if seed is None else seed + 1
+        self._init_augmentation(
+            augment, augment_p, ada_target, ada_interval, ada_speed_kimg
         )
         self.ema_generator = None
         if ema_decay is not None:
@@ -161,27 +148,45 @@ class GAN(GenerativeModel):
             # samples, evaluation and export use.
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
-        self._trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in (
-                "d_loss",
-                "g_loss",
-                "real_score",
-                "fake_score",
-                "real_accuracy",
-                "fake_accuracy",
-                "diversity",
-            )
-        }
-        if self.gan_loss.gradient_penalty:
-            self._trackers["gradient_penalty"] = keras.metrics.Mean(
-                name="gradient_penalty"
-            )
-        if r1_gamma > 0:
-            self._trackers["r1_penalty"] = keras.metrics.Mean(name="r1_penalty")
+        self._trackers = self._make_trackers()
         # Both sub-models are functional and already built; marking the GAN
         # built stops `fit` from calling it on an image batch to build it.
         self.built = True
+
+    def _init_augmentation(self, augment, augment_p, target, interval, speed_kimg):
+        """DiffAugment's policy, its probability and the ADA controller."""
+        self.augment = augment
+        self.augment_policy = parse_policy(augment) if augment else ()
+        self.augment_p = _check_augment_p(augment_p)
+        self.ada_target = float(target)
+        self.ada_interval = int(interval)
+        self.ada_speed_kimg = float(speed_kimg)
+        self.ada = None
+        if self.augment_policy and self.augment_p == "adaptive":
+            self.ada = AdaptiveAugmentProbability(
+                target, interval, speed_kimg, name="ada"
+            )
+        # A separate stream for augmentation keeps the latent noise identical
+        # with and without DiffAugment.
+        self.augment_seed_generator = keras.random.SeedGenerator(
+            None if self.seed is None else self.seed + 1
+        )
+
+    def _make_trackers(self) -> dict:
+        names = [
+            "d_loss",
+            "g_loss",
+            "real_score",
+            "fake_score",
+            "real_accuracy",
+            "fake_accuracy",
+            "diversity",
+        ]
+        if self.gan_loss.gradient_penalty:
+            names.append("gradient_penalty")
+        if self.r1_gamma > 0:
+            names.append("r1_penalty")
+        return {name: keras.metrics.Mean(name=name) for name in names}
 
     def decode_latents(self, z, training=False):
         """Images from latents `z`, or from `[z, labels]` for a conditional GAN."""

@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_gen.models.base import (
+    PresetMixin,
     SeedStateMixin,
     deserialize_networks,
     images_from_data,
@@ -76,8 +77,77 @@ def build_dae_network(
     return keras.Model(images, out, name=name)
 
 
+def build_dae_unet(
+    width: int = 32,
+    depth: int = 2,
+    channels: int = 3,
+    levels: int = 2,
+    name: str = "dae_unet",
+) -> keras.Model:
+    """U-Net denoiser: full-resolution detail and a wide receptive field.
+
+    Each of `levels` stages halves the resolution with a 2x2 stride-2
+    convolution and doubles the filters; `depth` pairs of 3x3 convolutions
+    at every resolution (twice that at the bottom). The way up mirrors it
+    with 2x2 transposed convolutions whose output is added to the skip
+    connection of the same resolution (additive skips, as DRUNet: fewer
+    weights than concatenation at the same quality). A blind denoiser has to
+    estimate the noise level from a wide context, which the shallow
+    full-resolution stack cannot see; the strided stages give it that
+    context cheaply (most convolutions run at 1/4 and 1/16 of the pixels).
+    Image sides must be multiples of `2 ** levels`: `DenoisingAutoencoder`
+    pads them.
+
+    Args:
+        width: filters at full resolution (doubled at every level).
+        depth: 3x3 convolution pairs per resolution.
+        channels: image channels.
+        levels: number of half-resolution stages.
+        name: model name.
+
+    Example:
+    >>> net = build_dae_unet(width=8, depth=1, levels=2)
+    >>> net(keras.random.uniform((2, 32, 48, 3))).shape
+    (2, 32, 48, 3)
+    """
+    conv = keras.layers.Conv2D
+
+    def block(x, filters, n, tag):
+        for i in range(2 * n):
+            x = conv(filters, 3, padding="same", activation="relu", name=f"{tag}{i}")(x)
+        return x
+
+    images = keras.Input((None, None, channels), name="images")
+    x = conv(width, 3, padding="same", activation="relu", name="in")(images)
+    skips = []
+    for level in range(levels):
+        x = block(x, width * 2**level, depth, f"enc{level}")
+        skips.append(x)
+        x = conv(width * 2 ** (level + 1), 2, 2, name=f"down{level}")(x)
+    x = block(x, width * 2**levels, 2 * depth, "mid")
+    for level in reversed(range(levels)):
+        x = keras.layers.Conv2DTranspose(
+            width * 2**level, 2, 2, name=f"up{level}"
+        )(x)
+        x = keras.layers.Add(name=f"skip{level}")([x, skips[level]])
+        x = block(x, width * 2**level, depth, f"dec{level}")
+    out = conv(channels, 3, padding="same", dtype="float32", name="out")(x)
+    return keras.Model(images, out, name=name)
+
+
+def size_multiple(network: keras.Model) -> int:
+    """The factor image sides must be a multiple of (2 per stride-2 stage)."""
+    factor = 1
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.Conv2D) and not isinstance(
+            layer, keras.layers.Conv2DTranspose
+        ):
+            factor *= int(layer.strides[0])
+    return factor
+
+
 @keras.saving.register_keras_serializable(package="keras_gen")
-class DenoisingAutoencoder(SeedStateMixin, keras.Model):
+class DenoisingAutoencoder(PresetMixin, SeedStateMixin, keras.Model):
     """Deterministic denoising autoencoder trained on clean images.
 
     `train_step` corrupts each batch on the fly (see
@@ -119,6 +189,7 @@ class DenoisingAutoencoder(SeedStateMixin, keras.Model):
         self.denoising = normalize_spec(denoising)
         self.residual = residual
         self.seed = seed
+        self._multiple = size_multiple(network)
         self.noise_seed = keras.random.SeedGenerator(seed)
         self._loss_tracker = keras.metrics.Mean(name="loss")
         self._psnr_tracker = keras.metrics.Mean(name="psnr")
@@ -126,8 +197,20 @@ class DenoisingAutoencoder(SeedStateMixin, keras.Model):
 
     def call(self, images, training=False):
         images = ops.cast(images, "float32")
-        out = ops.cast(self.network(images, training=training), "float32")
+        out = ops.cast(self._network_any_size(images, training), "float32")
         return images - out if self.residual else out
+
+    def _network_any_size(self, images, training):
+        # Strided networks need sides that are multiples of their stride
+        # product: mirror-pad to the next one and crop back, so every
+        # caller (fit, denoise, the export) gets any size for free.
+        m = self._multiple
+        if m == 1:
+            return self.network(images, training=training)
+        h, w = tf.shape(images)[1], tf.shape(images)[2]
+        pads = [[0, 0], [0, (m - h % m) % m], [0, (m - w % m) % m], [0, 0]]
+        out = self.network(tf.pad(images, pads, mode="SYMMETRIC"), training=training)
+        return out[:, :h, :w, :]
 
     def denoise(self, images):
         """Images in [0, 1] -> denoised images in [0, 1]."""

@@ -117,6 +117,35 @@ def reconstruction_nll(images, logits, likelihood: str, sigma):
     return ops.sum(ops.reshape(per_pixel, (ops.shape(images)[0], -1)), axis=1)
 
 
+def _check_likelihood(likelihood, learned_sigma, free_bits) -> None:
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(
+            f"Unknown likelihood {likelihood!r}. Valid: {', '.join(LIKELIHOODS)}."
+        )
+    if learned_sigma is not None and learned_sigma not in LEARNED_SIGMA:
+        raise ValueError(
+            f"learned_sigma: {learned_sigma!r} is not one of None, "
+            f"{', '.join(LEARNED_SIGMA)}."
+        )
+    if learned_sigma is not None and likelihood != "gaussian":
+        raise ValueError(
+            f"learned_sigma needs likelihood='gaussian', got likelihood={likelihood!r}."
+        )
+    if free_bits < 0:
+        raise ValueError(f"free_bits must be >= 0, got {free_bits}.")
+
+
+def _check_conditional(encoder, decoder, class_names) -> None:
+    conditional = len(decoder.inputs) == 2
+    if conditional != bool(class_names) or len(encoder.inputs) != len(decoder.inputs):
+        raise ValueError(
+            "a conditional VAE needs class_names and an encoder and decoder "
+            "built with num_classes (inputs [images, label] and [z, label]); "
+            f"got class_names={class_names!r}, encoder inputs "
+            f"{len(encoder.inputs)}, decoder inputs {len(decoder.inputs)}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_gen")
 class VAE(GenerativeModel):
     """Convolutional variational autoencoder.
@@ -181,32 +210,8 @@ class VAE(GenerativeModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(
-                f"Unknown likelihood {likelihood!r}. Valid: {', '.join(LIKELIHOODS)}."
-            )
-        if learned_sigma is not None and learned_sigma not in LEARNED_SIGMA:
-            raise ValueError(
-                f"learned_sigma: {learned_sigma!r} is not one of None, "
-                f"{', '.join(LEARNED_SIGMA)}."
-            )
-        if learned_sigma is not None and likelihood != "gaussian":
-            raise ValueError(
-                "learned_sigma needs likelihood='gaussian', got "
-                f"likelihood={likelihood!r}."
-            )
-        if free_bits < 0:
-            raise ValueError(f"free_bits must be >= 0, got {free_bits}.")
-        conditional = len(decoder.inputs) == 2
-        if conditional != bool(class_names) or len(encoder.inputs) != len(
-            decoder.inputs
-        ):
-            raise ValueError(
-                "a conditional VAE needs class_names and an encoder and decoder "
-                "built with num_classes (inputs [images, label] and [z, label]); "
-                f"got class_names={class_names!r}, encoder inputs "
-                f"{len(encoder.inputs)}, decoder inputs {len(decoder.inputs)}"
-            )
+        _check_likelihood(likelihood, learned_sigma, free_bits)
+        _check_conditional(encoder, decoder, class_names)
         self.class_names = list(class_names) if class_names else None
         self.num_classes = len(class_names) if class_names else None
         self.encoder = encoder
@@ -225,29 +230,26 @@ class VAE(GenerativeModel):
         self.kl_weight = self.add_weight(
             shape=(), initializer="ones", trainable=False, name="kl_weight"
         )
-        self.log_sigma = None
-        if learned_sigma is not None:
-            channels = int(decoder.outputs[0].shape[-1])
-            self.log_sigma = self.add_weight(
-                shape=(channels,) if learned_sigma == "channel" else (),
-                initializer=keras.initializers.Constant(math.log(gaussian_sigma)),
-                dtype="float32",
-                name="log_sigma",
-            )
+        self.log_sigma = self._learned_log_sigma()
         if self.denoising is not None:
             self.corruption_seed = keras.random.SeedGenerator(
                 None if seed is None else seed + 1
             )
-        self._trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in (
-                "loss",
-                "reconstruction_loss",
-                "kl_loss",
-                "nelbo_bits_per_dim",
-            )
-        }
+        names = ("loss", "reconstruction_loss", "kl_loss", "nelbo_bits_per_dim")
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.built = True
+
+    def _learned_log_sigma(self):
+        """The learned log standard deviation of the Gaussian likelihood, if any."""
+        if self.learned_sigma is None:
+            return None
+        channels = int(self.decoder.outputs[0].shape[-1])
+        return self.add_weight(
+            shape=(channels,) if self.learned_sigma == "channel" else (),
+            initializer=keras.initializers.Constant(math.log(self.gaussian_sigma)),
+            dtype="float32",
+            name="log_sigma",
+        )
 
     def compile(self, optimizer="adam", **kwargs):
         """Configure training; `optimizer` defaults to Adam(1e-3)."""

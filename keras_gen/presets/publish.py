@@ -1,0 +1,171 @@
+"""Turn a finished training run into a preset (maintainers' tool).
+
+    python -m keras_gen.presets.publish runs/rooms_denoiser --name rooms_denoiser \\
+        --task denoise --description "..." --data-name "..." --licence "..." \\
+        [--evaluation FILE.json --evaluation-command "..."] \\
+        [--saved-models saved_models]
+
+Writes `keras_gen/presets/<name>/model.keras` (the model without optimizer
+state: presets are for inference and for fine-tuning with a fresh
+optimizer), `preset.json` and the SavedModel `saved_models/<name>/1/`
+(replaced), then rewrites `saved_models/models.config`. Evaluation figures
+are JSON files written by the command given beside each (e.g.
+`keras-gen evaluate ... --out FILE.json`); their numbers go into the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from keras_gen import presets
+from keras_gen.presets import MODEL_FILE, PRESET_FILE, sha256_of
+from keras_gen.utils.files import atomic_write_text
+from keras_gen.utils.names import check_name
+
+#: Figures copied from an evaluation JSON into the preset's record.
+_FIGURE_KEYS = ("fid", "kid", "precision", "recall", "psnr", "auc", "flat_fraction")
+
+
+def _figures(result: dict) -> dict:
+    """The scalar figures of an evaluation JSON (nested one level at most)."""
+    out = {}
+    for key, value in result.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = value
+        elif isinstance(value, dict):
+            out.update(
+                {
+                    f"{key}.{k}": v
+                    for k, v in value.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                }
+            )
+    return out
+
+
+def evaluation_entry(path: str | Path, command: str) -> dict:
+    """One record of `preset.json`'s `evaluation` list from an evaluation JSON."""
+    result = json.loads(Path(path).read_text())
+    return {
+        "command": command,
+        "date": time.strftime("%Y-%m-%d", time.gmtime(Path(path).stat().st_mtime)),
+        "figures": _figures(result),
+    }
+
+
+def _model_facts(model: Any) -> dict:
+    facts: dict[str, Any] = {"model_class": type(model).__name__}
+    for key in ("latent_dim", "num_classes", "class_names", "value_range"):
+        value = getattr(model, key, None)
+        if value is not None:
+            facts[key] = list(value) if isinstance(value, tuple) else value
+    return facts
+
+
+def _run_facts(run_dir: Path) -> dict:
+    record = json.loads((run_dir / "run.json").read_text())
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    return {
+        "images_seen": int(record["images_seen"]),
+        "wall_time_s": float(record["seconds"]),
+        "config": config,
+        "image_size": config["model"]["image_size"],
+    }
+
+
+def publish(
+    run_dir: str | Path,
+    name: str,
+    *,
+    task: str,
+    description: str,
+    data: dict,
+    licence: str,
+    evaluation: list[dict] | None = None,
+    saved_models: str | Path | None = "saved_models",
+) -> Path:
+    """Write preset `name` from the finished run in `run_dir`; returns its folder."""
+    from keras_gen.inference import load_keras
+    from keras_gen.precision import use_float32_compute
+
+    check_name(name)
+    run_dir = Path(run_dir)
+    model = load_keras(run_dir, compile=False)
+    use_float32_compute(model)
+    folder = presets.PRESETS_DIR / name
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / MODEL_FILE)
+    sidecar = run_dir / "model.anomaly.json"
+    if sidecar.is_file():
+        (folder / "model.anomaly.json").write_text(sidecar.read_text())
+    record = {
+        "name": name,
+        "task": task,
+        "description": description,
+        "data": data,
+        "licence": licence,
+        **_model_facts(model),
+        **_run_facts(run_dir),
+        "sha256": sha256_of(folder / MODEL_FILE),
+        "size_bytes": (folder / MODEL_FILE).stat().st_size,
+        "evaluation": evaluation or [],
+        "published": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+    if saved_models is not None:
+        record["saved_model"] = _export(model, saved_models, name)
+    atomic_write_text(folder / PRESET_FILE, json.dumps(record, indent=1) + "\n")
+    return folder
+
+
+def _export(model: Any, saved_models: str | Path, name: str) -> dict:
+    import tensorflow as tf
+
+    from keras_gen.export import export_generator
+
+    path = export_generator(model, saved_models, name, version=1, overwrite=True)
+    signatures = sorted(tf.saved_model.load(str(path)).signatures)
+    return {"path": f"saved_models/{name}/1", "signatures": signatures}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("run_dir")
+    p.add_argument("--name", required=True)
+    p.add_argument("--task", required=True)
+    p.add_argument("--description", required=True)
+    p.add_argument("--data-name", required=True, help="what the model was trained on")
+    p.add_argument("--data-split", default="", help="which files (and which held out)")
+    p.add_argument("--licence", required=True)
+    p.add_argument("--evaluation", action="append", default=[], help="JSON file")
+    p.add_argument(
+        "--evaluation-command", action="append", default=[], help="one per --evaluation"
+    )
+    p.add_argument("--saved-models", default="saved_models")
+    args = p.parse_args(argv)
+    if len(args.evaluation) != len(args.evaluation_command):
+        p.error("give one --evaluation-command per --evaluation")
+    evaluation = [
+        evaluation_entry(f, c) for f, c in zip(args.evaluation, args.evaluation_command)
+    ]
+    folder = publish(
+        args.run_dir,
+        args.name,
+        task=args.task,
+        description=args.description,
+        data={"name": args.data_name, "split": args.data_split},
+        licence=args.licence,
+        evaluation=evaluation,
+        saved_models=args.saved_models,
+    )
+    print(f"wrote {folder} ({(folder / MODEL_FILE).stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""Presets: publishing a run, loading by name, the CLI's --preset, fine-tuning.
+
+A smoke GAN is trained here and published into a scratch presets folder
+(`KERAS_GEN_PRESETS_DIR` for subprocesses, the module attribute in-process);
+the presets that ship with the package are checked in
+`test_shipped_presets.py`.
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from keras_gen import presets
+from keras_gen.config import load_config
+from tests.test_cli import KERAS_GEN, ROOT, run
+
+SMOKE = ROOT / "training" / "configs" / "smoke_gan.yaml"
+
+
+def _train(work_dir, overrides=()):
+    from keras_gen.trainer import train
+
+    config = load_config(
+        SMOKE, [f"output.work_dir={work_dir}", "output.export_dir=null", *overrides]
+    )
+    return train(config)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    from keras_gen.presets.publish import publish
+
+    tmp = tmp_path_factory.mktemp("presets")
+    result = _train(tmp / "run")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(presets, "PRESETS_DIR", tmp / "presets")
+        folder = publish(
+            tmp / "run",
+            "tiny_gan",
+            task="generate",
+            description="smoke GAN",
+            data={"name": "procedural rooms"},
+            licence="Apache-2.0",
+            saved_models=tmp / "saved_models",
+        )
+    return tmp, folder, result
+
+
+@pytest.fixture
+def in_scratch(published, monkeypatch):
+    tmp, _, _ = published
+    monkeypatch.setattr(presets, "PRESETS_DIR", tmp / "presets")
+    return tmp
+
+
+def test_publish_writes_weights_record_and_savedmodel(published):
+    tmp, folder, result = published
+    record = json.loads((folder / "preset.json").read_text())
+    assert record["sha256"] == presets.sha256_of(folder / "model.keras")
+    assert record["size_bytes"] == (folder / "model.keras").stat().st_size
+    assert record["images_seen"] == result.images_seen > 0
+    assert record["model_class"] == "GAN" and record["image_size"] == 32
+    assert record["config"]["model"]["width"] == 8
+    assert (tmp / "saved_models" / "tiny_gan" / "1" / "saved_model.pb").is_file()
+    assert "generate" in record["saved_model"]["signatures"]
+    assert '"tiny_gan"' in (tmp / "saved_models" / "models.config").read_text()
+
+
+def test_load_by_name_in_float32_and_from_preset(in_scratch):
+    from keras_gen.models import GAN, VAE
+    from keras_gen.precision import compute_dtypes
+
+    gan = presets.load("tiny_gan")
+    assert isinstance(gan, GAN) and not compute_dtypes(gan)
+    np.testing.assert_array_equal(
+        GAN.from_preset("tiny_gan").generate_uint8(2, seed=3),
+        gan.generate_uint8(2, seed=3),
+    )
+    with pytest.raises(ValueError, match="is a GAN, not a VAE"):
+        VAE.from_preset("tiny_gan")
+    assert [p.name for p in presets.list_presets()] == ["tiny_gan"]
+    assert "tiny_gan" in presets.table() and "Apache-2.0" in presets.table()
+
+
+def test_unknown_names_list_the_valid_ones(in_scratch):
+    for name in ("nope", "../tiny_gan", ".hidden"):
+        with pytest.raises(ValueError, match="valid names: tiny_gan"):
+            presets.get(name)
+
+
+def test_changed_weights_fail_the_sha256_check(in_scratch, tmp_path, monkeypatch):
+    shutil.copytree(in_scratch / "presets", tmp_path / "p")
+    weights = tmp_path / "p" / "tiny_gan" / "model.keras"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    monkeypatch.setattr(presets, "PRESETS_DIR", tmp_path / "p")
+    with pytest.raises(ValueError, match="sha256 does not match"):
+        presets.load("tiny_gan")
+
+
+def test_cli_takes_preset_everywhere_a_model_goes(published, tmp_path):
+    tmp, _, _ = published
+    env = {"KERAS_GEN_PRESETS_DIR": str(tmp / "presets")}
+    proc = run([str(KERAS_GEN), "presets"], cwd=tmp_path, env=env)
+    assert "| tiny_gan | generate |" in proc.stdout
+    out = tmp_path / "s.png"
+    cmd = [str(KERAS_GEN), "sample", "--preset", "tiny_gan", "--num", "4"]
+    run([*cmd, "--out", str(out)], cwd=tmp_path, env=env)
+    assert out.stat().st_size > 0
+    run(
+        [str(KERAS_GEN), "interpolate", "preset:tiny_gan", "--out", "i.png"],
+        cwd=tmp_path,
+        env=env,
+    )
+    bad = run([*cmd[:3], "nope", "--out", "x.png"], cwd=tmp_path, env=env, check=False)
+    assert bad.returncode == 2 and "valid names: tiny_gan" in bad.stderr
+    both = run([*cmd, "runs/x", "--out", "x.png"], cwd=tmp_path, env=env, check=False)
+    assert both.returncode == 2 and "not both" in both.stderr
+    none = run([str(KERAS_GEN), "sample", "--out", "x.png"], cwd=tmp_path, check=False)
+    assert none.returncode == 2 and "--preset NAME" in none.stderr
+
+
+def test_the_savedmodel_gives_the_keras_images(published, in_scratch):
+    import tensorflow as tf
+
+    tmp, _, _ = published
+    loaded = tf.saved_model.load(str(tmp / "saved_models" / "tiny_gan" / "1"))
+    seeds = tf.constant([5, 6, 7], tf.int64)
+    served = loaded.signatures["generate"](seed=seeds)["images"].numpy()
+    expected = presets.load("tiny_gan").generate_uint8(3, seed=5)
+    assert np.abs(served.astype(int) - expected).max() <= 1
+
+
+def test_init_from_a_preset_with_freeze_d(in_scratch, tmp_path):
+    source = presets.load("tiny_gan")
+    result = _train(
+        tmp_path / "tuned",
+        [
+            "model.init_from=preset:tiny_gan",
+            "model.freeze_d_layers=1",
+            "train.epochs=1",
+            "train.steps_per_epoch=2",
+        ],
+    )
+    tuned = result.model
+    d_src, d_new = source.discriminator, tuned.discriminator
+    first = next(i for i, layer in enumerate(d_new.layers) if layer.weights)
+    for a, b in zip(
+        d_src.layers[first].get_weights(), d_new.layers[first].get_weights()
+    ):
+        np.testing.assert_array_equal(a, b)  # frozen: unchanged
+    pairs = [
+        (a.numpy(), b.numpy())
+        for a, b in zip(
+            source.generator.trainable_weights, tuned.generator.trainable_weights
+        )
+    ]
+    assert any(not np.array_equal(a, b) for a, b in pairs)
+    # Started from the preset, not from scratch: two Adam steps of 2e-4 move
+    # a weight by about 4e-4 (a fresh initialisation would differ by ~0.1).
+    assert max(np.abs(a - b).max() for a, b in pairs) < 2e-3
+
+
+def test_init_from_names_mismatched_shapes(in_scratch, tmp_path):
+    from keras_gen.config import ConfigError
+
+    with pytest.raises(ConfigError, match="not the same architecture"):
+        _train(
+            tmp_path / "wide",
+            ["model.init_from=preset:tiny_gan", "model.width=16", "train.epochs=1"],
+        )
+
+
+def test_anomaly_fit_refuses_to_write_into_a_preset(in_scratch):
+    from keras_gen.anomaly import fit_folder
+
+    with pytest.raises(ValueError, match="part of the preset"):
+        fit_folder("preset:tiny_gan", in_scratch)
+
+
+def test_models_config_keeps_the_servers_path(published, tmp_path):
+    from keras_gen.export import write_models_config
+
+    repo = tmp_path / "repo"
+    shutil.copytree(published[0] / "saved_models", repo)
+    write_models_config(repo, base_path="/models")
+    write_models_config(repo)  # a later export without --base-path
+    assert 'base_path: "/models/tiny_gan"' in (repo / "models.config").read_text()
