@@ -382,6 +382,26 @@ class LearningRates(keras.callbacks.Callback):
                 logs[key] = float(np.asarray(keras.ops.convert_to_numpy(rate)))
 
 
+class SqueezeLogs(keras.callbacks.Callback):
+    """Turns shape-(1,) logs (multi-worker workaround) back into floats.
+
+    First in the callback list: later callbacks (CSV, progress bar, History)
+    share the same dict and then see plain numbers.
+    """
+
+    @staticmethod
+    def _squeeze(logs):
+        for key, value in (logs or {}).items():
+            if getattr(value, "shape", ()) == (1,):
+                logs[key] = float(value[0])
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._squeeze(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._squeeze(logs)
+
+
 class MetricsCSV(keras.callbacks.Callback):
     """One row per epoch in a CSV: `epoch` counted from 1, as the sample grids
     and checkpoints are, then the metrics that were logged.

@@ -39,6 +39,7 @@ from keras_gen.callbacks import (
     MetricsCSV,
     ReconstructionGrid,
     SampleGrid,
+    SqueezeLogs,
     log_hparams,
 )
 from keras_gen.checkpointing import (
@@ -158,26 +159,6 @@ def _truncate_metrics(path: Path, epochs: int) -> None:
         ln for ln in lines[1:] if complete(ln) and int(ln.split(",", 1)[0]) <= epochs
     ]
     atomic_write_text(path, "".join(kept))
-
-
-class _SqueezeLogs(keras.callbacks.Callback):
-    """Turns shape-(1,) logs (multi-worker workaround) back into floats.
-
-    First in the callback list: later callbacks (CSV, progress bar, History)
-    share the same dict and then see plain numbers.
-    """
-
-    @staticmethod
-    def _squeeze(logs):
-        for key, value in (logs or {}).items():
-            if getattr(value, "shape", ()) == (1,):
-                logs[key] = float(value[0])
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._squeeze(logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._squeeze(logs)
 
 
 class RunExistsError(ValueError):
@@ -443,7 +424,7 @@ def _training_data(run: _Run) -> tuple[Any, int]:
 def _callbacks(run: _Run, val_images: Any) -> list[keras.callbacks.Callback]:
     """Every callback of the run, in the order their logs need."""
     callbacks: list[keras.callbacks.Callback] = [
-        _SqueezeLogs(),
+        SqueezeLogs(),
         StopOnNonFinite(),
         LearningRates(),
     ]

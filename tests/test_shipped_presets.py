@@ -49,6 +49,7 @@ def test_presets_ship_and_stay_small():
 def test_a_preset_loads_in_safe_mode_in_a_fresh_process(name):
     code = (
         "import json, sys, keras\n"
+        "import keras_gen.models  # registers the classes with Keras\n"
         "from keras_gen import presets\n"
         f"m = keras.saving.load_model(presets.model_path({name!r}), safe_mode=True,"
         " compile=False)\n"

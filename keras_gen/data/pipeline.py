@@ -225,7 +225,9 @@ def resize_and_center_crop(
 
     Args:
         image: ``[height, width, channels]`` tensor, ``uint8`` or float in
-            ``[0, 255]``. Height and width may be unknown (decoded images).
+            ``[0, 255]``, or a batch ``[n, height, width, channels]`` of
+            same-size images (the export's serving signatures). Height and
+            width may be unknown (decoded images).
         size: Output height and width in pixels.
         method: A ``tf.image.resize`` method. ``"bilinear"`` (default) with
             ``antialias=True`` is a triangle filter widened by the scale factor;
@@ -233,7 +235,8 @@ def resize_and_center_crop(
             upscaled with the same method.
 
     Returns:
-        A float32 ``[size, size, channels]`` tensor with values in ``[0, 255]``.
+        A float32 ``[size, size, channels]`` tensor (``[n, size, size,
+        channels]`` for a batch) with values in ``[0, 255]``.
 
     Example:
         >>> wide = tf.zeros([100, 300, 3], tf.uint8)
@@ -244,13 +247,13 @@ def resize_and_center_crop(
         raise ValueError(f"size must be a positive integer, got {size!r}")
     size = int(size)
     image = tf.convert_to_tensor(image)
-    if image.shape.rank is not None and image.shape.rank != 3:
+    if image.shape.rank is not None and image.shape.rank not in (3, 4):
         raise ValueError(
             f"expected a [height, width, channels] image, got {image.shape}"
         )
     image = limit_aspect(image)
     shape = tf.shape(image, out_type=tf.int64)
-    height, width = shape[0], shape[1]
+    height, width = shape[-3], shape[-2]
     short = tf.minimum(height, width)
     # The shorter side becomes exactly `size`, the longer one is scaled by the
     # same factor and rounded (integer arithmetic: no float round-off).
@@ -270,11 +273,12 @@ def resize_and_center_crop(
     resized = tf.cond(tf.equal(short, size), lambda: tf.cast(image, tf.float32), resize)
     top = (new_height - size) // 2
     left = (new_width - size) // 2
-    cropped = resized[top : top + size, left : left + size, :]
+    cropped = resized[..., top : top + size, left : left + size, :]
     # Bilinear/area filters cannot overshoot, but bicubic/lanczos can: clip so
     # the documented [0, 255] range holds for every method.
     cropped = tf.clip_by_value(cropped, 0.0, 255.0)
-    return tf.ensure_shape(cropped, [size, size, image.shape[-1]])
+    batch = [image.shape[0]] if image.shape.rank == 4 else []
+    return tf.ensure_shape(cropped, [*batch, size, size, image.shape[-1]])
 
 
 def _map_image(element: Any, fn: Callable[[tf.Tensor], tf.Tensor]) -> Any:

@@ -73,7 +73,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_gen.data.pipeline import MAX_PIXELS, limit_aspect
+from keras_gen.data.pipeline import MAX_PIXELS, resize_and_center_crop
 from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.vae.vae import kl_divergence, reconstruction_nll
 from keras_gen.precision import float32_compute
@@ -114,11 +114,13 @@ def _to_uint8(images: tf.Tensor, value_range: tuple[float, float]) -> tf.Tensor:
 
 
 def _resize_and_center_crop(images: tf.Tensor, size: int) -> tf.Tensor:
-    """Batched twin of `keras_gen.data.pipeline.resize_and_center_crop`.
+    """The training pipeline's resize and centre crop, batched, for requests.
 
     Float `[N, h, w, C]` in [0, 255] -> `[N, size, size, C]`: shorter side to
-    `size` (antialiased bilinear), centre crop. Same arithmetic as the
-    training pipeline, so served images are prepared like training images.
+    `size` (antialiased bilinear), centre crop: the same function as the
+    training data (`keras_gen.data.pipeline.resize_and_center_crop`), so
+    served images are prepared like training images; requests over
+    `MAX_PIXELS` are refused first.
     """
     shape = tf.shape(images, out_type=tf.int64)
     # Refused, not resized: a request could otherwise take the server down.
@@ -127,20 +129,7 @@ def _resize_and_center_crop(images: tf.Tensor, size: int) -> tf.Tensor:
         tf.constant(MAX_PIXELS, tf.int64),
         message=f"images over {MAX_PIXELS:,} pixels are refused",
     )
-    images = limit_aspect(images)
-    shape = tf.shape(images)
-    height = tf.cast(shape[1], tf.float64)
-    width = tf.cast(shape[2], tf.float64)
-    scale = size / tf.minimum(height, width)
-    new_height = tf.maximum(tf.cast(tf.round(height * scale), tf.int32), size)
-    new_width = tf.maximum(tf.cast(tf.round(width * scale), tf.int32), size)
-    resized = tf.image.resize(
-        images, tf.stack([new_height, new_width]), method="bilinear", antialias=True
-    )
-    top = (new_height - size) // 2
-    left = (new_width - size) // 2
-    cropped = resized[:, top : top + size, left : left + size, :]
-    return tf.clip_by_value(cropped, 0.0, 255.0)
+    return resize_and_center_crop(images, size)
 
 
 def _prepare_images(

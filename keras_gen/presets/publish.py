@@ -28,25 +28,36 @@ from keras_gen.presets import MODEL_FILE, PRESET_FILE, sha256_of
 from keras_gen.utils.files import atomic_write_text
 from keras_gen.utils.names import check_name
 
-#: Figures copied from an evaluation JSON into the preset's record.
-_FIGURE_KEYS = ("fid", "kid", "precision", "recall", "psnr", "auc", "flat_fraction")
+#: The figures copied from an evaluation JSON into a preset's record
+#: (timings, arguments and the environment stay in the JSON).
+FIGURES = (
+    "fid",
+    "kid_mean",
+    "kid_std",
+    "precision",
+    "recall",
+    "flat_fraction",
+    "psnr",
+    "psnr_noisy",
+    "sigma",
+    "images",
+    "num_images",
+)
 
 
 def _figures(result: dict) -> dict:
-    """The scalar figures of an evaluation JSON (nested one level at most)."""
-    out = {}
+    """The figures of an evaluation JSON, flattened one level (`model.fid`)."""
+    flat = dict(result)
     for key, value in result.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[key] = value
-        elif isinstance(value, dict):
-            out.update(
-                {
-                    f"{key}.{k}": v
-                    for k, v in value.items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)
-                }
-            )
-    return out
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+    return {
+        k: v
+        for k, v in flat.items()
+        if k.split(".")[-1] in FIGURES
+        and isinstance(v, (int, float))
+        and not isinstance(v, bool)
+    }
 
 
 def evaluation_entry(path: str | Path, command: str) -> dict:
@@ -128,7 +139,11 @@ def _export(model: Any, saved_models: str | Path, name: str) -> dict:
 
     from keras_gen.export import export_generator
 
-    path = export_generator(model, saved_models, name, version=1, overwrite=True)
+    # The repository's models.config names the container path (see
+    # saved_models/README.md); TF Serving's image mounts the folder there.
+    path = export_generator(
+        model, saved_models, name, version=1, overwrite=True, base_path="/models"
+    )
     signatures = sorted(tf.saved_model.load(str(path)).signatures)
     return {"path": f"saved_models/{name}/1", "signatures": signatures}
 

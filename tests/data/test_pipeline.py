@@ -132,6 +132,22 @@ def test_resize_and_center_crop_other_sizes() -> None:
         resize_and_center_crop(same, 0)
 
 
+@pytest.mark.parametrize(("shape", "size"), [((4, 6), 3), ((4, 10), 5), ((37, 91), 16)])
+def test_resize_and_center_crop_of_a_batch_is_that_of_each_image(shape, size) -> None:
+    """The export's serving signatures resize batches with this function.
+
+    4x6 -> 3 and 4x10 -> 5 round a half (4.5, 12.5) up: the export rounded
+    them to even before it shared this function.
+    """
+    from keras_gen.export.signatures import _resize_and_center_crop
+
+    images = np.random.default_rng(0).integers(0, 256, (2, *shape, 3))
+    images = tf.constant(images, tf.float32)
+    expected = np.stack([resize_and_center_crop(im, size) for im in images])
+    np.testing.assert_array_equal(resize_and_center_crop(images, size), expected)
+    np.testing.assert_array_equal(_resize_and_center_crop(images, size), expected)
+
+
 # --------------------------------------------------------------------------- #
 # finalize_dataset
 # --------------------------------------------------------------------------- #

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from keras_gen.evaluation.callback import MetricsCallback
-from tests.models.test_gan import tiny_gan
+from tests.models.gan.test_gan import tiny_gan
 
 
 def scalar_tags(log_dir):

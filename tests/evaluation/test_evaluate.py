@@ -21,8 +21,8 @@ from keras_gen.evaluation.evaluate import (
 from keras_gen.evaluation.metrics import psnr
 from keras_gen.models.vae.vae import kl_divergence
 from tests.evaluation.helpers import add_noise, blur
-from tests.models.test_gan import tiny_gan
-from tests.models.test_vae import tiny_vae
+from tests.models.gan.test_gan import tiny_gan
+from tests.models.vae.test_vae import tiny_vae
 
 SET_METRICS = ("fid", "kid", "swd", "pr")
 

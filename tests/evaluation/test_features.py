@@ -14,7 +14,7 @@ from keras_gen.evaluation.features import (
     RandomConvFeatures,
     get_feature_extractor,
 )
-from tests.models.test_gan import tiny_gan
+from tests.models.gan.test_gan import tiny_gan
 
 
 def test_random_conv_is_deterministic_and_batch_independent(rooms32):

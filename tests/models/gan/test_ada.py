@@ -9,6 +9,7 @@ from keras_gen.models import GAN
 from keras_gen.models.gan.ada import AdaptiveAugmentProbability
 from keras_gen.models.gan.augment import diff_augment
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
+from tests.helpers import run_model_saving_test
 
 
 def ada_gan(**kwargs):
@@ -98,8 +99,7 @@ def test_p_is_saved_and_resumed(tmp_path):
     gan.fit(tiny_set(8), batch_size=8, epochs=10, verbose=0)
     state = [float(v.value) for v in gan.ada.weights]
     assert state[0] > 0  # p moved
-    gan.save(tmp_path / "gan.keras")
-    loaded = keras.saving.load_model(tmp_path / "gan.keras")
+    loaded = run_model_saving_test(gan, tmp_path, name="gan.keras")
     assert [float(v.value) for v in loaded.ada.weights] == state
     gan.save_weights(tmp_path / "gan.weights.h5")
     twin = ada_gan(ada_interval=3, ada_speed_kimg=1.0)

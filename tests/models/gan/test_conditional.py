@@ -1,5 +1,7 @@
 """Conditional GAN: class-conditional batch norm, projection discriminator,
-labels through the data pipeline, and generation of the requested class."""
+labels through the data pipeline, and generation of the requested class.
+
+The `data.labels` config and folder classes: tests/data/test_labels.py."""
 
 from pathlib import Path
 
@@ -8,15 +10,15 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_gen.config import Config, ConfigError, load_config
-from keras_gen.data.factory import class_names_of
+from keras_gen.config import load_config
 from keras_gen.data.rooms import render_rooms
 from keras_gen.models import GAN
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
 from keras_gen.models.gan.layers import ClassProjection, ConditionalBatchNormalization
 from keras_gen.trainer import train
+from tests.helpers import run_model_saving_test
 
-CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
+CONFIGS = Path(__file__).resolve().parents[3] / "training" / "configs"
 
 
 def test_conditional_batch_norm_applies_the_scale_and_shift_of_each_class():
@@ -100,8 +102,7 @@ def test_the_label_changes_the_image_and_survives_a_keras_round_trip(tmp_path):
     # scale, which is small for an untrained network in inference mode).
     assert np.abs(a - b).max() > 1e-2 * np.abs(b).max()
     np.testing.assert_array_equal(model.generate(4, seed=0, labels=1), b)
-    model.save(tmp_path / "c.keras")
-    loaded = keras.saving.load_model(tmp_path / "c.keras")
+    loaded = run_model_saving_test(model, tmp_path, name="c.keras")
     assert loaded.class_names == ("no_bed", "bed")
     np.testing.assert_allclose(loaded.generate(4, seed=0, labels="bed"), b, atol=1e-6)
     with pytest.raises(
@@ -153,34 +154,6 @@ def test_a_conditional_gan_needs_labelled_batches_and_matching_networks():
             build_dcgan_generator(32, 16, 8, num_classes=2),
             build_dcgan_discriminator(32, 8, num_classes=2),
         )
-
-
-def test_labels_config_is_validated():
-    with pytest.raises(
-        ConfigError, match="data.labels: 'wall_hue' is not a class label"
-    ):
-        load_config(CONFIGS / "smoke_gan.yaml", ["data.labels=wall_hue"])
-    with pytest.raises(ConfigError, match="allowed: 'inferred'"):
-        load_config(
-            CONFIGS / "smoke_gan.yaml",
-            ["data.source=folder", "data.path=/tmp", "data.labels=has_bed"],
-        )
-    config = load_config(CONFIGS / "smoke_gan.yaml", ["data.labels=floor_texture"])
-    assert class_names_of(config.data) == ["planks", "tiles", "carpet"]
-    assert class_names_of(Config().data) is None
-
-
-def test_folder_classes_are_the_sub_folders(tmp_path):
-    from PIL import Image
-
-    for room in ("kitchen", "bedroom", "bathroom"):
-        (tmp_path / room).mkdir()
-        Image.new("RGB", (8, 8)).save(tmp_path / room / "a.png")
-    config = load_config(
-        CONFIGS / "smoke_gan.yaml",
-        ["data.source=folder", f"data.path={tmp_path}", "data.labels=inferred"],
-    )
-    assert class_names_of(config.data) == ["bathroom", "bedroom", "kitchen"]
 
 
 # --------------------------------------------------------------------------- #

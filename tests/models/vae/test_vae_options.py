@@ -21,8 +21,8 @@ from keras_gen.models.vae.networks import (
     build_vae_encoder,
 )
 from keras_gen.models.vae.vae import free_bits_kl, kl_divergence, reconstruction_nll
-
-from .test_vae import images
+from tests.helpers import run_model_saving_test
+from tests.models.vae.test_vae import images
 
 
 def tiny_vae(**kwargs):
@@ -222,15 +222,14 @@ def test_round_trip_keeps_the_new_options(tmp_path):
     )
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
     vae.fit(images(8), batch_size=4, epochs=1, verbose=0)
-    vae.save(tmp_path / "vae.keras")
-    loaded = keras.saving.load_model(tmp_path / "vae.keras")
+    loaded = run_model_saving_test(
+        vae, tmp_path, images(2), call=lambda m, x: m.reconstruct(x), atol=1e-6
+    )
     assert loaded.learned_sigma == "global" and loaded.free_bits == 0.25
     assert loaded.denoising["noise"] == "salt_pepper"
     assert loaded.denoising["amount"] == 0.1
     assert float(loaded.sigma()) == pytest.approx(float(vae.sigma()))
     assert float(loaded.sigma()) != pytest.approx(0.1)  # it was trained
-    x = images(2)
-    np.testing.assert_allclose(vae.reconstruct(x), loaded.reconstruct(x), atol=1e-6)
 
 
 def conditional_vae(**kwargs):
@@ -269,8 +268,7 @@ def test_conditional_vae_learns_the_class_and_round_trips(tmp_path):
         vae.encode(x[:2])
     with pytest.raises(ValueError, match="unknown class"):
         vae.generate(2, seed=0, labels="grey")
-    vae.save(tmp_path / "cvae.keras")
-    loaded = keras.saving.load_model(tmp_path / "cvae.keras")
+    loaded = run_model_saving_test(vae, tmp_path, name="cvae.keras")
     assert loaded.class_names == ["dark", "light"] and loaded.num_classes == 2
     np.testing.assert_allclose(
         loaded.generate(2, seed=3, labels=1),

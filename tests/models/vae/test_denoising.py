@@ -9,8 +9,8 @@ from keras_gen.models import VAE, DenoisingAutoencoder
 from keras_gen.models.vae.corruption import corrupt, normalize_spec
 from keras_gen.models.vae.dae import build_dae_network
 from keras_gen.models.vae.networks import build_vae_decoder, build_vae_encoder
-
-from .test_vae import images
+from tests.helpers import run_model_saving_test
+from tests.models.vae.test_vae import images
 
 
 def test_gaussian_noise_has_the_requested_sigma():
@@ -65,10 +65,10 @@ def test_dae_learns_to_denoise_and_round_trips(tmp_path):
     after = np.mean((np.asarray(dae.denoise(noisy)) - x) ** 2)
     noisy_error = np.mean((noisy - x) ** 2)
     assert after < 0.75 * noisy_error and after < before
-    dae.save(tmp_path / "dae.keras")
-    loaded = keras.saving.load_model(tmp_path / "dae.keras")
+    loaded = run_model_saving_test(
+        dae, tmp_path, noisy, call=lambda m, x: m.denoise(x), atol=1e-6
+    )
     assert loaded.denoising == dae.denoising and loaded.residual
-    np.testing.assert_allclose(loaded.denoise(noisy), dae.denoise(noisy), atol=1e-6)
 
 
 class _Identity:

@@ -9,6 +9,7 @@ from keras_gen.models import GAN
 from keras_gen.models.gan import augment as augment_module
 from keras_gen.models.gan.augment import diff_augment, parse_policy
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
+from tests.helpers import run_model_saving_test
 
 
 def gan(**kwargs):
@@ -62,8 +63,8 @@ def test_ema_survives_keras_round_trip(tmp_path):
     model = gan(ema_decay=0.99, augment="color,translation", r1_gamma=0.5)
     model.compile()
     model.fit(images(), batch_size=8, epochs=1, verbose=0)
-    model.save(tmp_path / "g.keras")
-    loaded = keras.saving.load_model(tmp_path / "g.keras")
+    z = np.random.default_rng(0).normal(size=(2, 16)).astype("float32")
+    loaded = run_model_saving_test(model, tmp_path, z, name="g.keras")
     assert (loaded.ema_decay, loaded.augment, loaded.r1_gamma) == (
         0.99,
         "color,translation",
@@ -186,9 +187,7 @@ def test_spectral_norm_keeps_float32_kernels_under_bfloat16(tmp_path):
     # The bfloat16 forward pass is still close to float32's.
     np.testing.assert_allclose(logits, ref(x, training=False), rtol=0.05, atol=0.05)
     # A reloaded model (no outer mixed-precision scope on load) keeps them too.
-    path = tmp_path / "d.keras"
-    mixed.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = run_model_saving_test(mixed, tmp_path, name="d.keras")
     loaded(x, training=True)
     for layer in loaded.layers:
         if isinstance(layer, keras.layers.SpectralNormalization):

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# How the shipped presets were made: splits, training, evaluation, publishing.
+# Re-run a stage with: bash benchmarks/presets.sh STAGE [PRESET ...]
+#   STAGE: train | evaluate | publish     PRESET: procedural_gan_64 rooms_denoiser bedroom_gan_64
+# Real photos are read from ../shared (places365-rooms: non-commercial licence);
+# splits are symbolic links (nothing copied). Figures land in runs/presets/.
+# `python benchmarks/preset_figures.py` re-runs each recorded evaluation
+# command and compares with the record.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STAGE=${1:?train|evaluate|publish}
+shift
+PRESETS=${*:-procedural_gan_64 rooms_denoiser bedroom_gan_64}
+KG=.venv/bin/keras-gen
+OUT=runs/presets
+mkdir -p "$OUT"
+PLACES="Places365 (places365-rooms subset), non-commercial research and education only"
+
+# rooms64/bedroom sorted: first 3,300 train, next 200 validation, last 500 test.
+split_bedroom64() {
+  local src d=runs/denoise_data
+  src=$(realpath ../shared/data/places365-rooms/rooms64/bedroom)
+  [ -d $d/test ] && return
+  mkdir -p $d/train $d/val $d/test
+  ls "$src" | sort | head -n 3300 | while read -r f; do ln -s "$src/$f" $d/train/; done
+  ls "$src" | sort | sed -n 3301,3500p | while read -r f; do ln -s "$src/$f" $d/val/; done
+  ls "$src" | sort | tail -n 500 | while read -r f; do ln -s "$src/$f" $d/test/; done
+}
+
+train() {
+  case $1 in
+    procedural_gan_64) nice $KG train training/configs/procedural_gan_64.yaml \
+        --set output.work_dir=runs/procedural_gan_64 ;;
+    rooms_denoiser) split_bedroom64
+      nice $KG train training/configs/denoiser.yaml --set data.path=runs/denoise_data/train \
+        data.validation_path=runs/denoise_data/val data.validation_images=200 \
+        output.work_dir=runs/rooms_denoiser name=rooms_denoiser output.export_dir=null ;;
+    # The recipe study's residual SNGAN run (3,000 train / 1,000 held-out bedrooms).
+    bedroom_gan_64) SEEDS=0 bash benchmarks/recipe_study.sh runs/recipes resnet ;;
+  esac
+}
+
+evaluate() {
+  case $1 in
+    procedural_gan_64) $KG evaluate runs/procedural_gan_64 --data rooms:2000:1000 \
+        --num 2000 --kid-subset-size 500 --metrics fid,kid,pr --out $OUT/procedural_gan_64.json ;;
+    rooms_denoiser) for s in 0.1 0.2; do
+        $KG denoise runs/rooms_denoiser runs/denoise_data/test --add-noise $s \
+          --out $OUT/denoised_$s --report $OUT/rooms_denoiser_$s.json; done ;;
+    bedroom_gan_64) $KG evaluate runs/recipes/resnet_s0 --data runs/recipes/data/heldout \
+        --num 1000 --kid-subset-size 500 --metrics fid,kid,pr,flat --out $OUT/bedroom_gan_64.json ;;
+  esac
+}
+
+publish() {
+  local p="python -m keras_gen.presets.publish"
+  case $1 in
+    procedural_gan_64) .venv/bin/$p runs/procedural_gan_64 --name procedural_gan_64 \
+        --task generate --description "DCGAN on the built-in procedural rooms, 64x64 (the last generator: no EMA)" \
+        --data-name "procedural rooms (keras_gen.data.rooms, 10,000 rendered, seed 0)" \
+        --licence "Apache-2.0 (rendered data, no third-party images)" \
+        --evaluation $OUT/procedural_gan_64.json --evaluation-command \
+        "keras-gen evaluate --preset procedural_gan_64 --data rooms:2000:1000 --num 2000 --kid-subset-size 500 --metrics fid,kid,pr --out FILE.json" ;;
+    rooms_denoiser) .venv/bin/$p runs/rooms_denoiser --name rooms_denoiser --task denoise \
+        --description "blind U-Net denoiser, Gaussian noise sigma 0.02-0.25, any image size" \
+        --data-name "places365-rooms rooms64/bedroom (64x64 photos)" \
+        --data-split "sorted files: first 3,300 train, next 200 validation, last 500 test (the figures)" \
+        --licence "$PLACES" \
+        --evaluation $OUT/rooms_denoiser_0.1.json --evaluation-command \
+        "keras-gen denoise --preset rooms_denoiser TEST_500 --add-noise 0.1 --out DIR --report FILE.json" \
+        --evaluation $OUT/rooms_denoiser_0.2.json --evaluation-command \
+        "keras-gen denoise --preset rooms_denoiser TEST_500 --add-noise 0.2 --out DIR --report FILE.json" ;;
+    bedroom_gan_64) .venv/bin/$p runs/recipes/resnet_s0 --name bedroom_gan_64 --task generate \
+        --description "residual SNGAN (hinge, spectral norm, ADA, EMA generator) on bedroom photos, 64x64" \
+        --data-name "places365-rooms bedroom256 at 64x64" \
+        --data-split "sorted files: first 3,000 train, last 1,000 held out (the figures)" \
+        --licence "$PLACES" \
+        --evaluation $OUT/bedroom_gan_64.json --evaluation-command \
+        "keras-gen evaluate --preset bedroom_gan_64 --data HELDOUT_1000 --num 1000 --kid-subset-size 500 --metrics fid,kid,pr,flat --out FILE.json" ;;
+  esac
+}
+
+for p in $PRESETS; do "$STAGE" "$p"; done
