@@ -1,12 +1,13 @@
 """keras_gen/cli/ stays parsing and dispatch: small modules, small functions."""
 
 import argparse
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.test_layout import oversized
 
 CLI = Path(__file__).parents[2] / "keras_gen" / "cli"
 MAX_FILE_LINES = 300
@@ -15,14 +16,7 @@ MAX_FUNCTION_LINES = 60
 
 @pytest.mark.parametrize("path", sorted(CLI.glob("*.py")), ids=lambda p: p.name)
 def test_modules_and_functions_are_small(path):
-    text = path.read_text(encoding="utf-8")
-    assert len(text.splitlines()) <= MAX_FILE_LINES, path.name
-    long = [
-        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
-        for node in ast.walk(ast.parse(text))
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
-    ]
+    long = oversized(path, MAX_FILE_LINES, MAX_FUNCTION_LINES)
     assert not long, f"{path.name}: move the work into the library: {long}"
 
 
