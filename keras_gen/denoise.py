@@ -3,8 +3,8 @@
 Two cases, chosen from the model:
 
 - a fully convolutional `DenoisingAutoencoder` (input size free) denoises the
-  whole image in one pass; odd sides are padded by reflection to the
-  network's stride and cropped back;
+  whole image in one pass (the model mirror-pads sides to its stride
+  multiple and crops back);
 - a model with a fixed input side S (a `VAE` trained with `denoising`) is
   run on S x S tiles with 50% overlap, each tile weighted by a separable
   ramp (heavier in the centre, never zero) when the outputs are blended, so
@@ -134,9 +134,8 @@ def denoise_array(model: Any, image: np.ndarray, batch_size: int = 64) -> np.nda
     h, w, _ = image.shape
     side = fixed_input_side(model)
     if side is None:
-        ph, pw = h % 2, w % 2
-        padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
-        return _run(model, padded[None])[0, :h, :w]
+        # A DAE pads to its stride multiple itself (and so does its export).
+        return _run(model, image[None])[0]
     ph, pw = max(side - h, 0), max(side - w, 0)
     padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
     hh, ww = padded.shape[:2]

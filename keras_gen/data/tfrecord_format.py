@@ -12,13 +12,14 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import tensorflow as tf
+
+from keras_gen.utils.files import file_digest
 
 __all__ = [
     "INDEX_FILE",
@@ -125,14 +126,6 @@ def parse_example(record: tf.Tensor) -> dict[str, tf.Tensor]:
     return tf.io.parse_single_example(record, _FEATURES)
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _shard_name(i: int, n: int) -> str:
     return f"{_SHARD_PREFIX}-{i:05d}-of-{n:05d}.tfrecord"
 
@@ -192,7 +185,7 @@ def verify_index(path: str | os.PathLike[str]) -> dict[str, Any]:
         file = os.path.join(folder, shard["file"])
         if not os.path.isfile(file):
             raise ShardChecksumError(f"shard {file!r} listed in the index is missing")
-        if _sha256(file) != shard["sha256"]:
+        if file_digest(file) != shard["sha256"]:
             raise ShardChecksumError(
                 f"shard {file!r} does not match its sha256 in the index "
                 "(modified or corrupted since it was written)"

@@ -39,12 +39,11 @@ from keras_gen.data.tfrecord_format import (
     INDEX_FILE,
     EncodedImage,
     IndexMismatchError,
-    _sha256,
     _shard_name,
     encode_example,
     read_index,
 )
-from keras_gen.utils.files import atomic_write_text
+from keras_gen.utils.files import atomic_write_text, file_digest
 from keras_gen.utils.processes import pid_alive
 from keras_gen.utils.rgb import to_rgb
 
@@ -357,7 +356,7 @@ class _ShardWriter:
             "skipped": len(skipped),
             "skipped_examples": skipped[:5],
             "bytes": os.path.getsize(final),
-            "sha256": _sha256(final),
+            "sha256": file_digest(final),
         }
 
     def _write_records(

@@ -50,7 +50,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -61,6 +60,8 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_gen.utils.files import file_digest
 
 __all__ = [
     "INCEPTION_WEIGHTS_ENV",
@@ -99,14 +100,6 @@ NOT_COMPARABLE_NOTE = (
     "comparable only with other keras-gen evaluations using the same features, "
     "image size and number of images, NOT with published FID/KID values"
 )
-
-
-def _file_digest(path: Path, algorithm: str = "md5") -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class FeatureExtractor:
@@ -290,7 +283,7 @@ class InceptionFeatures(FeatureExtractor):
     def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
         path = self.find_weights(weights)
         self.weights_path = path
-        self.weights_md5 = _file_digest(path)
+        self.weights_md5 = file_digest(path, "md5")
         self.official_weights = self.weights_md5 == INCEPTION_WEIGHTS_MD5
         self.model = keras.applications.InceptionV3(
             include_top=False,
@@ -493,7 +486,7 @@ class RoomFeatures(KerasModelFeatures):
                 "python -m keras_gen.evaluation.room_classifier --data ROOMS64_DIR"
             )
         self.weights_path = path
-        self.weights_sha256 = _file_digest(path, "sha256")
+        self.weights_sha256 = file_digest(path)
         record = path.with_suffix(".json")
         self.record = (
             json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}

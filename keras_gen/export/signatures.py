@@ -41,7 +41,8 @@ DAE (`type: dae`, a fully convolutional denoising autoencoder):
 
 - `serving_default` and `denoise`: `images` uint8 `[None, H, W, 3]` of any
   size (up to the pixel limit) -> `images` uint8 of the same size, denoised
-  in one pass (odd sides are padded by mirroring and cropped back).
+  in one pass (the model mirror-pads sides to its stride multiple and
+  crops back).
 
 Every signature computes in float32, also for a model trained with mixed
 precision (its float32 weights are used as they are): a bfloat16 graph runs
@@ -238,9 +239,7 @@ def _denoiser_archive(
         ]
         with tf.control_dependencies(checks):
             x = tf.cast(images, tf.float32) / 255.0
-        # Even sides for the strided variant; mirrored, as keras_gen.denoise does.
-        pads = [[0, 0], [0, shape[1] % 2], [0, shape[2] % 2], [0, 0]]
-        x = tf.pad(x, pads, mode="SYMMETRIC")
+        # Any size: the model mirror-pads to its stride multiple and crops back.
 
         def run(x):
             scope = contextlib.nullcontext()
@@ -249,7 +248,7 @@ def _denoiser_archive(
             with scope:
                 return model.denoise(x)
 
-        out = _on_any_batch(run, x)[:, : shape[1], : shape[2]]
+        out = _on_any_batch(run, x)
         return {"images": _to_uint8(out, (0.0, 1.0))}
 
     archive = keras.export.ExportArchive()

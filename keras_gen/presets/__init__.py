@@ -21,12 +21,14 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from keras_gen.utils.files import file_digest as sha256_of
+from keras_gen.utils.names import is_valid_name
 
 #: Where the presets live: inside the installed package, or the folder
 #: `KERAS_GEN_PRESETS_DIR` names (a private collection, or tests).
@@ -114,19 +116,11 @@ def get(name: str) -> Preset:
         ValueError: no such preset (the message lists the valid names).
     """
     folder = PRESETS_DIR / name
-    if "/" in name or name.startswith(".") or not (folder / PRESET_FILE).is_file():
+    if not is_valid_name(name) or not (folder / PRESET_FILE).is_file():
         raise ValueError(
             f"unknown preset {name!r}; valid names: {', '.join(names()) or '(none)'}"
         )
     return _read(folder)
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def model_path(name: str, verify: bool = True) -> Path:

@@ -135,17 +135,17 @@ def publish(
 
 
 def _export(model: Any, saved_models: str | Path, name: str) -> dict:
-    import tensorflow as tf
-
-    from keras_gen.export import export_generator
+    from keras_gen.export import export_generator, signature_names
 
     # The repository's models.config names the container path (see
     # saved_models/README.md); TF Serving's image mounts the folder there.
-    path = export_generator(
+    export_generator(
         model, saved_models, name, version=1, overwrite=True, base_path="/models"
     )
-    signatures = sorted(tf.saved_model.load(str(path)).signatures)
-    return {"path": f"saved_models/{name}/1", "signatures": signatures}
+    return {
+        "path": f"saved_models/{name}/1",
+        "signatures": list(signature_names(model)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
