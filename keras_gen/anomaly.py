@@ -319,7 +319,7 @@ def fit_folder(
     from keras_gen.data.images import list_images
     from keras_gen.inference import resolve_model_path
 
-    if presets.is_preset_ref(model):
+    if presets.preset_name(model) is not None:
         raise ValueError(
             f"{model}: a preset's threshold is part of the preset; to calibrate "
             "your own, copy its .keras file (keras_gen.presets.model_path) and fit that"

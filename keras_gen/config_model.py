@@ -27,6 +27,7 @@ from keras_gen.config_schema import (
     _join,
     _positive,
 )
+from keras_gen.presets import PREFIX as PRESET_PREFIX  # `model.init_from: preset:NAME`
 from keras_gen.utils.names import check_name
 
 #: `model.augment: auto` turns DiffAugment on below this many training images
@@ -39,8 +40,6 @@ MAX_WIDTH = 2_048
 #: What `type: dae` trains against unless `model.denoising` says otherwise:
 #: one blind model for the noise levels users meet.
 DAE_DEFAULT_NOISE = {"noise": "gaussian", "sigma": [0.02, 0.25]}
-#: `model.init_from: preset:NAME` starts from a shipped pretrained model.
-PRESET_PREFIX = "preset:"
 
 Family = Literal["gan", "vae", "dae"]
 

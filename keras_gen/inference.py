@@ -38,8 +38,9 @@ def resolve_model_path(path: str | Path) -> Path:
     """
     from keras_gen import presets
 
-    if presets.is_preset_ref(path):
-        return presets.model_path(str(path)[len(presets.PREFIX) :])
+    name = presets.preset_name(path)
+    if name is not None:
+        return presets.model_path(name)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")

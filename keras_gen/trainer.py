@@ -379,10 +379,11 @@ def _build_and_restore(run: _Run, resume_after: int | None) -> None:
 def _fine_tune_setup(run: _Run) -> None:
     """`model.init_from` weights and FreezeD, before compiling (a backup wins)."""
     m = run.config.model
-    source = getattr(m, "init_from", None)
+    source = m.init_from
     if source:
         copied = initialize_from(run.model, source)
         run.say(f"initialised {', '.join(copied)} from {source}")
+    # Only GAN configs have the key (the other families have no discriminator).
     frozen = freeze_discriminator_layers(run.model, getattr(m, "freeze_d_layers", 0))
     if frozen:
         run.say(f"FreezeD: discriminator layers {', '.join(frozen)} frozen")

@@ -141,8 +141,9 @@ def _default_out(args: argparse.Namespace) -> Path:
         from keras_gen import presets
         from keras_gen.utils.files import run_model_file
 
-        if presets.is_preset_ref(args.model):
-            return Path(args.model[len(presets.PREFIX) :] + "_eval.json")
+        name = presets.preset_name(args.model)
+        if name is not None:
+            return Path(f"{name}_eval.json")
         model_path = run_model_file(args.model)
         return model_path.with_name(model_path.stem + "_eval.json")
     return Path("real_vs_real_eval.json")

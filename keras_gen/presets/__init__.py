@@ -140,8 +140,11 @@ def model_path(name: str, verify: bool = True) -> Path:
     return path
 
 
-def is_preset_ref(model: Any) -> bool:
-    return isinstance(model, str) and model.startswith(PREFIX)
+def preset_name(model: Any) -> str | None:
+    """NAME of a `preset:NAME` MODEL argument; None for anything else."""
+    if isinstance(model, str) and model.startswith(PREFIX):
+        return model[len(PREFIX) :]
+    return None
 
 
 def load(name: str, compile: bool = False) -> Any:
@@ -156,9 +159,7 @@ def load(name: str, compile: bool = False) -> Any:
     """
     from keras_gen.precision import load_model
 
-    if is_preset_ref(name):
-        name = name[len(PREFIX) :]
-    return load_model(model_path(name), compile=compile)
+    return load_model(model_path(preset_name(name) or name), compile=compile)
 
 
 def from_preset(cls: type, name: str, compile: bool = False) -> Any:
