@@ -7,15 +7,23 @@ activations as its Keras twin (`keras_gen.models.gan.dcgan`,
 counts are asserted equal by the benchmark and by the tests. Both steps do the
 same work as the Keras `train_step`s: the GAN reuses the generated batch for
 the generator update and takes no discriminator weight gradients there.
+
+A `Variant` runs the same step the way a PyTorch user would tune it on a CPU:
+`channels_last` memory format, bfloat16 autocast (weights, gradients and
+optimizer state stay float32, as Keras' mixed_bfloat16 policy), and
+`torch.compile` of each network (inductor, C++ code generated with the
+machine's compiler).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +131,46 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters()) + buffers
 
 
+@dataclass(frozen=True)
+class Variant:
+    """How the PyTorch step runs: memory format, autocast dtype, torch.compile."""
+
+    memory_format: str = "contiguous"
+    autocast: str | None = None
+    compile: bool = False
+
+    def __post_init__(self):
+        if self.memory_format not in ("contiguous", "channels_last"):
+            raise ValueError(
+                f"memory_format {self.memory_format!r}: expected contiguous "
+                "or channels_last"
+            )
+        if self.autocast not in (None, "bfloat16"):
+            raise ValueError(f"autocast {self.autocast!r}: expected bfloat16 or None")
+
+    @property
+    def label(self) -> str:
+        precision = "bf16 autocast" if self.autocast else "f32"
+        layout = "channels_last" if self.memory_format == "channels_last" else "NCHW"
+        return f"PyTorch {precision} {layout}" + (" compiled" if self.compile else "")
+
+    def autocast_context(self):
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast("cpu", dtype=getattr(torch, self.autocast))
+
+    def prepare(self, module: nn.Module) -> nn.Module:
+        """The module in this variant's memory format, compiled if asked."""
+        if self.memory_format == "channels_last":
+            module = module.to(memory_format=torch.channels_last)
+        return torch.compile(module) if self.compile else module
+
+    def tensor(self, x: torch.Tensor) -> torch.Tensor:
+        if self.memory_format == "channels_last" and x.ndim == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
 class TorchGAN:
     """DCGAN step: D on real and detached fake, then G through the updated D."""
 
@@ -133,8 +181,10 @@ class TorchGAN:
         width: int,
         learning_rate: float,
         beta_1: float,
+        variant: Variant = Variant(),
     ):
         self.latent_dim = latent_dim
+        self.variant = variant
         self.generator = dcgan_generator(image_size, latent_dim, width)
         self.discriminator = dcgan_discriminator(image_size, width)
         _dcgan_init(self.generator)
@@ -146,19 +196,25 @@ class TorchGAN:
         self.d_opt = torch.optim.Adam(
             self.discriminator.parameters(), learning_rate, (beta_1, 0.999), eps=1e-7
         )
+        # The optimizers hold the parameters themselves, so they are built
+        # before the (possibly compiled) wrappers used in the step.
+        self.g_net = variant.prepare(self.generator)
+        self.d_net = variant.prepare(self.discriminator)
 
     def step(self, real: torch.Tensor) -> tuple[float, float]:
         z = torch.randn(real.shape[0], self.latent_dim)
-        fake = self.generator(z)
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake.detach())
-        d_loss = (F.softplus(-real_logits) + F.softplus(fake_logits)).mean()
+        with self.variant.autocast_context():
+            fake = self.g_net(z)
+            real_logits = self.d_net(real)
+            fake_logits = self.d_net(fake.detach())
+            d_loss = (F.softplus(-real_logits) + F.softplus(fake_logits)).float().mean()
         self.d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         self.d_opt.step()
         # No weight gradients for D in the generator update (as the Keras tape).
         self.discriminator.requires_grad_(False)
-        g_loss = F.softplus(-self.discriminator(fake)).mean()
+        with self.variant.autocast_context():
+            g_loss = F.softplus(-self.d_net(fake)).float().mean()
         self.g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         self.g_opt.step()
@@ -179,22 +235,29 @@ class TorchVAE:
         width: int,
         learning_rate: float,
         beta_1: float,
+        variant: Variant = Variant(),
         sigma: float = 0.1,
     ):
         self.encoder = VAEEncoder(image_size, latent_dim, width)
         self.decoder = vae_decoder(image_size, latent_dim, width)
         self.sigma = sigma
+        self.variant = variant
         self.opt = torch.optim.Adam(
             list(self.encoder.parameters()) + list(self.decoder.parameters()),
             learning_rate,
             (beta_1, 0.999),
             eps=1e-7,
         )
+        self.e_net = variant.prepare(self.encoder)
+        self.d_net = variant.prepare(self.decoder)
 
     def step(self, images: torch.Tensor) -> float:
-        z_mean, z_log_var = self.encoder(images)
-        z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
-        logits = self.decoder(z)
+        with self.variant.autocast_context():
+            z_mean, z_log_var = self.e_net(images)
+            z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
+            logits = self.d_net(z)
+        # The loss in float32, as Keras' mixed policy computes it.
+        z_mean, z_log_var, logits = z_mean.float(), z_log_var.float(), logits.float()
         per_pixel = (images - torch.sigmoid(logits)) ** 2 / (2 * self.sigma**2) + (
             math.log(self.sigma) + 0.5 * math.log(2 * math.pi)
         )
@@ -254,7 +317,9 @@ def images(kind: str, size: int, batch: int) -> torch.Tensor:
 
 
 class TorchRunner:
-    def __init__(self, kind: str, size: int, batch: int, recipe: dict):
+    def __init__(
+        self, kind: str, size: int, batch: int, recipe: dict, variant: Variant
+    ):
         torch.manual_seed(0)
         cls = TorchGAN if kind == "gan" else TorchVAE
         self.model = cls(
@@ -263,10 +328,13 @@ class TorchRunner:
             recipe["width"],
             recipe["learning_rate"],
             recipe["beta_1"],
+            variant,
         )
         self.batch = batch
-        self.data = images(kind, size, batch)
-        self.run(2)
+        self.data = variant.tensor(images(kind, size, batch))
+        # Compiled variants compile here (both graphs of the GAN's D: with
+        # and without weight gradients), outside the timed runs.
+        self.run(3 if variant.compile else 2)
 
     def run(self, steps: int) -> float:
         """Images/s over `steps` steps, the first one excluded (as for Keras)."""
@@ -286,21 +354,22 @@ def torch_pieces(runner: TorchRunner, reps: int) -> dict[str, float]:
     model, batch = runner.model, runner.batch
     if isinstance(model, TorchGAN):
         nets = [
-            ("generator", model.generator, torch.randn(batch, model.latent_dim)),
-            ("discriminator", model.discriminator, runner.data),
+            ("generator", model.g_net, torch.randn(batch, model.latent_dim)),
+            ("discriminator", model.d_net, runner.data),
         ]
     else:
         latent = model.encoder.z_mean.out_features
         nets = [
-            ("encoder", model.encoder, runner.data),
-            ("decoder", model.decoder, torch.randn(batch, latent)),
+            ("encoder", model.e_net, runner.data),
+            ("decoder", model.d_net, torch.randn(batch, latent)),
         ]
     out: dict[str, float] = {}
     for name, net, x in nets:
 
         def loss(net=net, x=x):
-            y = net(x)
-            return sum(t.mean() for t in (y if isinstance(y, tuple) else (y,)))
+            with model.variant.autocast_context():
+                y = net(x)
+            return sum(t.float().mean() for t in (y if isinstance(y, tuple) else (y,)))
 
         def forward():
             with torch.no_grad():
@@ -333,7 +402,7 @@ def peak_rss_mb() -> int:
     return -1
 
 
-def worker_loop(threads: int) -> None:
+def worker_loop(threads: int, variant: Variant) -> None:
     """JSON-lines worker driven by train_throughput.Worker."""
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
@@ -341,7 +410,7 @@ def worker_loop(threads: int) -> None:
     for line in sys.stdin:
         req = json.loads(line)
         if req["op"] == "build":
-            runner = TorchRunner(req["kind"], req["size"], req["batch"], req)
+            runner = TorchRunner(req["kind"], req["size"], req["batch"], req, variant)
             out = {"params": list(runner.model.params())}
         elif req["op"] == "run":
             out = {"images_per_s": runner.run(req["steps"])}
@@ -356,10 +425,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--worker", default="torch")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--memory-format", choices=("contiguous", "channels_last"), default="contiguous"
+    )
+    parser.add_argument("--autocast", choices=("bfloat16",), default=None)
+    parser.add_argument("--compile", action="store_true", help="torch.compile")
     # Accepted for a uniform command line; they only concern the Keras worker.
     parser.add_argument("--inter-op", type=int)
     parser.add_argument("--precision")
     parser.add_argument("--steps-per-execution", type=int)
     parser.add_argument("--jit", action="store_true")
     parser.add_argument("--keras-bn", action="store_true")
-    worker_loop(parser.parse_args().threads)
+    args = parser.parse_args()
+    worker_loop(args.threads, Variant(args.memory_format, args.autocast, args.compile))

@@ -193,6 +193,7 @@ class Worker:
         framework: str,
         args: argparse.Namespace,
         env: dict[str, str] | None = None,
+        flags: list[str] | None = None,
     ):
         # The torch worker is torch_reference.py: it never imports TF.
         script = __file__ if framework == "keras" else str(HERE / "torch_reference.py")
@@ -208,6 +209,8 @@ class Worker:
             ]
             + (["--jit"] if args.jit else [])
             + (["--keras-bn"] if args.keras_bn else [])
+            # Later flags win: a variant's own precision overrides --precision.
+            + (flags or [])
         )
         self.proc = subprocess.Popen(
             cmd,
@@ -310,10 +313,18 @@ def keras_pieces(runner: KerasRunner, reps: int) -> dict[str, float]:
     return out
 
 
+FRAMEWORKS = ("keras", "torch")
+
+
+def torch_flags(framework: str, args: argparse.Namespace) -> list[str]:
+    """The PyTorch variant of the profile/primitives parts (`--torch-flags`)."""
+    return args.torch_flags.split() if framework == "torch" else []
+
+
 def profile(kind: str, batch: int, rounds: int, args) -> dict[str, Any]:
     """Keras vs PyTorch ms of each network's pieces, alternating frameworks."""
     row: dict[str, Any] = {"model": kind, "batch": batch, "start": machine_state()}
-    workers = {fw: Worker(fw, args) for fw in ("keras", "torch")}
+    workers = {fw: Worker(fw, args, flags=torch_flags(fw, args)) for fw in FRAMEWORKS}
     times: dict[str, dict[str, list[float]]] = {"keras": {}, "torch": {}}
     try:
         for w in workers.values():
@@ -340,51 +351,135 @@ def profile(kind: str, batch: int, rounds: int, args) -> dict[str, Any]:
     return row
 
 
-def compare(
+# ------------------------------------------------------------- fair variants
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+def variants(precisions: list[str], compile_torch: bool) -> list[dict[str, Any]]:
+    """keras-gen at each precision and every PyTorch variant of that precision.
+
+    PyTorch's variants are what its users switch on for a CPU: the
+    channels_last memory format, bfloat16 autocast for the mixed precision,
+    and torch.compile (`--no-torch-compile` leaves it out).
+    """
+    out = []
+    for precision in precisions:
+        out.append(
+            {
+                "label": f"keras-gen {precision}",
+                "framework": "keras",
+                "precision": precision,
+                "flags": [f"--precision={precision}"],
+            }
+        )
+        autocast = [] if precision == "float32" else ["--autocast=bfloat16"]
+        for layout in ("contiguous", "channels_last"):
+            for compiled in (False, True) if compile_torch else (False,):
+                flags = [f"--memory-format={layout}", *autocast]
+                flags += ["--compile"] if compiled else []
+                label = "PyTorch " + ("f32" if not autocast else "bf16 autocast")
+                label += " channels_last" if layout == "channels_last" else " NCHW"
+                label += " compiled" if compiled else ""
+                out.append(
+                    {
+                        "label": label,
+                        "framework": "torch",
+                        "precision": precision,
+                        "flags": flags,
+                    }
+                )
+    return out
+
+
+def fair(
     kind: str,
     size: int,
     batch: int,
     reps: int,
     steps: int,
     args: argparse.Namespace,
+    sides: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Interleaved repetitions of both frameworks; medians and their ratio."""
+    """Every variant in its own worker, repetitions interleaved; medians.
+
+    Each keras-gen precision is compared with the fastest PyTorch variant of
+    the same precision (bfloat16 autocast for mixed_bfloat16). `sides`
+    defaults to every variant (`variants`).
+    """
     start = machine_state()
-    workers = {fw: Worker(fw, args) for fw in ("keras", "torch")}
+    sides = sides or variants(args.precisions.split(","), not args.no_torch_compile)
+    workers = [Worker(v["framework"], args, flags=v["flags"]) for v in sides]
+    recipe = RECIPES[kind]
     try:
-        built = {
-            fw: w.ask(op="build", kind=kind, size=size, batch=batch, **RECIPES[kind])
-            for fw, w in workers.items()
-        }
-        if built["keras"]["params"] != built["torch"]["params"]:
+        built = [
+            w.ask(op="build", kind=kind, size=size, batch=batch, **recipe)
+            for w in workers
+        ]
+        if len({json.dumps(b["params"]) for b in built}) != 1:
             raise AssertionError(f"{kind}: parameter counts differ: {built}")
-        ips: dict[str, list[float]] = {"keras": [], "torch": []}
+        ips: list[list[float]] = [[] for _ in sides]
         for _ in range(reps):
-            for fw, w in workers.items():
-                ips[fw].append(w.ask(op="run", steps=steps)["images_per_s"])
+            for i, w in enumerate(workers):
+                ips[i].append(w.ask(op="run", steps=steps)["images_per_s"])
     finally:
-        for w in workers.values():
+        for w in workers:
             w.close()
-    tf_med, torch_med = statistics.median(ips["keras"]), statistics.median(ips["torch"])
-    per_image = built["keras"]["flops"]
+    per_image = next(b["flops"] for b in built if "flops" in b)
+    rows = [
+        {
+            **{k: v[k] for k in ("label", "framework", "precision")},
+            "images_per_s": round(statistics.median(r), 1),
+            "reps": [round(x, 1) for x in r],
+            "gflop_per_s": round(statistics.median(r) * per_image / 1e9, 1),
+        }
+        for v, r in zip(sides, ips, strict=True)
+    ]
     row = {
         "model": kind,
         "image_size": size,
         "batch": batch,
-        "params": sum(built["keras"]["params"]),
+        "params": sum(built[0]["params"]),
         "step_gflop_per_image": round(per_image / 1e9, 3),
-        "keras_images_per_s": round(tf_med, 1),
-        "torch_images_per_s": round(torch_med, 1),
-        "ratio": round(tf_med / torch_med, 3),
-        "keras_reps": [round(x, 1) for x in ips["keras"]],
-        "torch_reps": [round(x, 1) for x in ips["torch"]],
-        "keras_gflop_per_s": round(tf_med * per_image / 1e9, 1),
-        "torch_gflop_per_s": round(torch_med * per_image / 1e9, 1),
+        "variants": rows,
+        "ratios": best_ratios(rows),
         "start": start,
         "end": machine_state(),
     }
-    print(json.dumps(row), flush=True)
+    print(json.dumps({"fair": row}), flush=True)
     return row
+
+
+def scaling_sides(
+    main_row: dict[str, Any] | None, args: argparse.Namespace
+) -> list[dict[str, Any]] | None:
+    """keras-gen and, per precision, the PyTorch variant that won at 64x64 b64."""
+    if main_row is None:
+        return None
+    winners = {r["best_torch"] for r in main_row["ratios"]}
+    every = variants(args.precisions.split(","), not args.no_torch_compile)
+    return [v for v in every if v["framework"] == "keras" or v["label"] in winners]
+
+
+def best_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """keras-gen / the fastest PyTorch variant, per precision."""
+    out = []
+    for precision in dict.fromkeys(r["precision"] for r in rows):
+        same = [r for r in rows if r["precision"] == precision]
+        keras_row = next(r for r in same if r["framework"] == "keras")
+        best = max(
+            (r for r in same if r["framework"] == "torch"),
+            key=lambda r: r["images_per_s"],
+        )
+        out.append(
+            {
+                "precision": precision,
+                "keras_images_per_s": keras_row["images_per_s"],
+                "best_torch": best["label"],
+                "torch_images_per_s": best["images_per_s"],
+                "ratio": round(keras_row["images_per_s"] / best["images_per_s"], 3),
+            }
+        )
+    return out
 
 
 # ---------------------------------------------------------------- primitives
@@ -444,8 +539,8 @@ def primitives(kind: str, batch: int, steps: int, args) -> dict[str, Any]:
     for throughput.
     """
     row: dict[str, Any] = {"model": kind, "batch": batch, "start": machine_state()}
-    for fw in ("keras", "torch"):
-        w = Worker(fw, args, env={"ONEDNN_VERBOSE": "1"})
+    for fw in FRAMEWORKS:
+        w = Worker(fw, args, env={"ONEDNN_VERBOSE": "1"}, flags=torch_flags(fw, args))
         try:
             w.ask(op="build", kind=kind, size=64, batch=batch, **RECIPES[kind])
             # Timed as in `compare` (first step excluded); verbose lines of all.
@@ -570,7 +665,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"{m['start']['date']} to {m['end']['date']}; CPU: {m['cpu']}, "
         f"{m['threads']} threads (TF intra-op {m['threads']}, inter-op "
         f"{m['inter_op']}; torch {m['threads']}); TF {m['tf']}, Keras {m['keras']}, "
-        f"torch {m['torch']}; TF precision {m['precision']}; load average "
+        f"torch {m['torch']}; precisions compared {m.get('precisions', m['precision'])}"
+        f" (PyTorch variants {'with' if m.get('torch_compile') else 'without'} "
+        f"torch.compile); medians of {m['reps']} interleaved repetitions of "
+        f"{m['steps']} steps; load average "
         f"{m['start']['load_avg_1m']} at the start, {m['end']['load_avg_1m']} "
         "at the end." + (f" ({m['note']})" if m.get("note") else ""),
         *[
@@ -578,44 +676,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"(load {r['start']['load_avg_1m']})."
             for r in results.get("runs", [])
         ],
-        "",
-        "| model | image | batch | params | GFLOP/image/step | Keras images/s "
-        "| PyTorch images/s | ratio | Keras GFLOP/s | load |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    rows = (
-        results.get("main", [])
-        + results.get("batch_scaling", [])
-        + results.get("size_scaling", [])
-    )
-    seen = set()
-    for r in rows:
-        key = (r["model"], r["image_size"], r["batch"])
-        if key in seen:
-            continue
-        seen.add(key)
-        lines.append(
-            f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
-            f"{r['params'] / 1e6:.2f} M | {r['step_gflop_per_image']} | "
-            f"{r['keras_images_per_s']} | {r['torch_images_per_s']} | "
-            f"**{r['ratio']:.2f}** | {r['keras_gflop_per_s']} | "
-            f"{r['start']['load_avg_1m']} |"
-        )
-    peak = results.get("matmul_peak")
-    if peak and results.get("main"):
-        lines += [
-            "",
-            f"Measured peak: TF {peak['n']}x{peak['n']} matmul "
-            f"{peak['float32_gflop_per_s']} GFLOP/s float32, "
-            f"{peak['bfloat16_gflop_per_s']} GFLOP/s bfloat16 "
-            f"(load {peak['load_avg_1m']}). Fraction of the float32 peak: "
-            + ", ".join(
-                f"{NAMES[r['model']]}-{r['image_size']} b{r['batch']} "
-                f"{r['keras_gflop_per_s'] / peak['float32_gflop_per_s']:.0%}"
-                for r in results["main"]
-            )
-            + ".",
-        ]
+    lines += ratio_table(results) + variant_table(results)
     if results.get("memory"):
         lines += [
             "",
@@ -669,6 +731,77 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _peak_fraction(results: dict[str, Any], precision: str, gflops: float) -> str:
+    peak = results.get("matmul_peak")
+    if not peak:
+        return "-"
+    dtype = "float32" if precision == "float32" else "bfloat16"
+    return f"{gflops / peak[f'{dtype}_gflop_per_s']:.0%}"
+
+
+def fair_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = (
+        results.get("main", [])
+        + results.get("batch_scaling", [])
+        + results.get("size_scaling", [])
+    )
+    seen, out = set(), []
+    for r in rows:
+        key = (r["model"], r["image_size"], r["batch"])
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+def ratio_table(results: dict[str, Any]) -> list[str]:
+    """keras-gen against the fastest PyTorch variant of the same precision."""
+    lines = [
+        "",
+        "| model | image | batch | precision | keras-gen images/s "
+        "| fastest PyTorch variant | its images/s | ratio "
+        "| keras-gen GFLOP/s (of that precision's matmul peak) | load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in fair_rows(results):
+        for q in r["ratios"]:
+            gflops = q["keras_images_per_s"] * r["step_gflop_per_image"]
+            lines.append(
+                f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
+                f"{q['precision']} | {q['keras_images_per_s']} | {q['best_torch']} | "
+                f"{q['torch_images_per_s']} | **{q['ratio']:.2f}** | {gflops:.1f} "
+                f"({_peak_fraction(results, q['precision'], gflops)}) | "
+                f"{r['start']['load_avg_1m']} |"
+            )
+    peak = results.get("matmul_peak")
+    if peak:
+        lines += [
+            "",
+            f"Measured peak: TF {peak['n']}x{peak['n']} matmul "
+            f"{peak['float32_gflop_per_s']} GFLOP/s float32, "
+            f"{peak['bfloat16_gflop_per_s']} GFLOP/s bfloat16 "
+            f"(load {peak['load_avg_1m']}).",
+        ]
+    return lines
+
+
+def variant_table(results: dict[str, Any]) -> list[str]:
+    """Every variant of the 64x64 rows: median and each repetition."""
+    lines = [
+        "",
+        "| model, 64x64 | variant | images/s (median) | repetitions | GFLOP/s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in results.get("main", []):
+        for v in r["variants"]:
+            lines.append(
+                f"| {NAMES[r['model']]} b{r['batch']} | {v['label']} | "
+                f"{v['images_per_s']} | {', '.join(map(str, v['reps']))} | "
+                f"{v['gflop_per_s']} |"
+            )
+    return lines
+
+
 def primitives_table(r: dict[str, Any]) -> list[str]:
     """Markdown rows of one `primitives` result: ms per step (calls per step)."""
     k, t = r["keras"], r["torch"]
@@ -703,7 +836,6 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import ticker
 
     panels = [("main", None, "64x64, batch 64")] if results.get("main") else []
     if results.get("batch_scaling"):
@@ -712,66 +844,68 @@ def plot(results: dict[str, Any], path: Path) -> None:
         panels.append(("size_scaling", "image_size", "resolution (batch 64)"))
     if not panels:
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
-    axes = np.atleast_1d(axes)
-    for ax, (key, xkey, title) in zip(axes, panels):
-        rows = results[key]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5))
+    for ax, (key, xkey, title) in zip(np.atleast_1d(axes), panels):
         if xkey is None:
-            labels = [NAMES[r["model"]] for r in rows]
-            x = np.arange(len(rows))
-            ax.bar(x - 0.2, [r["keras_images_per_s"] for r in rows], 0.4, label="Keras")
-            ax.bar(
-                x + 0.2, [r["torch_images_per_s"] for r in rows], 0.4, label="PyTorch"
-            )
-            for i, r in enumerate(rows):
-                ax.text(
-                    i,
-                    max(r["keras_images_per_s"], r["torch_images_per_s"]),
-                    f"{r['ratio']:.2f}x",
-                    ha="center",
-                    va="bottom",
-                )
-            ax.set_xticks(x, labels)
+            _bars(ax, results[key])
         else:
-            for kind, style in (("gan", "o"), ("vae", "s")):
-                sub = [r for r in rows if r["model"] == kind]
-                if not sub:
-                    continue
-                xs = [r[xkey] for r in sub]
-                ax.plot(
-                    xs,
-                    [r["keras_images_per_s"] for r in sub],
-                    f"-{style}",
-                    label=f"{NAMES[kind]} Keras",
-                )
-                ax.plot(
-                    xs,
-                    [r["torch_images_per_s"] for r in sub],
-                    f"--{style}",
-                    label=f"{NAMES[kind]} PyTorch",
-                )
-            ax.set_xscale("log", base=2)
-            if xkey == "image_size":  # images/s fall ~4x per doubling of the side
-                ax.set_yscale("log")
-                ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
-                ax.yaxis.set_minor_formatter(ticker.ScalarFormatter())
-            else:
-                ax.set_ylim(bottom=0)
-            ticks = sorted({r[xkey] for r in rows})
-            ax.set_xticks(ticks, [str(v) for v in ticks])
-            ax.minorticks_off()
+            _lines(ax, results[key], xkey)
         ax.set_title(title)
         ax.set_ylabel("train images/s")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     m = results["meta"]
     fig.suptitle(
-        f"Train throughput, {m['threads']} threads, {m['cpu']}, "
-        f"{m['start']['date'][:16]}, load {m['start']['load_avg_1m']}",
+        f"Train throughput, keras-gen vs the fastest PyTorch variant of the same "
+        f"precision, {m['threads']} threads, {m['start']['date'][:16]}, "
+        f"load {m['start']['load_avg_1m']}",
         fontsize=9,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _bars(ax, rows: list[dict[str, Any]]) -> None:
+    pairs = [(r, q) for r in rows for q in r["ratios"]]
+    x = np.arange(len(pairs))
+    keras_ips = [q["keras_images_per_s"] for _, q in pairs]
+    torch_ips = [q["torch_images_per_s"] for _, q in pairs]
+    ax.bar(x - 0.2, keras_ips, 0.4, label="keras-gen")
+    ax.bar(x + 0.2, torch_ips, 0.4, label="fastest PyTorch variant")
+    for i, (_, q) in enumerate(pairs):
+        top = max(q["keras_images_per_s"], q["torch_images_per_s"])
+        ax.text(i, top, f"{q['ratio']:.2f}x", ha="center", va="bottom", fontsize=8)
+    short = {"float32": "f32", "mixed_bfloat16": "bf16"}
+    ax.set_xticks(
+        x, [f"{NAMES[r['model']]}\n{short.get(q['precision'])}" for r, q in pairs]
+    )
+
+
+def _lines(ax, rows: list[dict[str, Any]], xkey: str) -> None:
+    from matplotlib import ticker
+
+    series: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
+    for r in rows:
+        for q in r["ratios"]:
+            for fw, ips in (
+                ("keras-gen", q["keras_images_per_s"]),
+                ("PyTorch", q["torch_images_per_s"]),
+            ):
+                key = (r["model"], q["precision"], fw)
+                series.setdefault(key, []).append((r[xkey], ips))
+    for (kind, precision, fw), points in sorted(series.items()):
+        xs, ys = zip(*sorted(points))
+        style = ("-" if fw == "keras-gen" else "--") + ("o" if kind == "gan" else "s")
+        ax.plot(xs, ys, style, label=f"{NAMES[kind]} {precision} {fw}")
+    ax.set_xscale("log", base=2)
+    if xkey == "image_size":  # images/s fall ~4x per doubling of the side
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
+    else:
+        ax.set_ylim(bottom=0)
+    ticks = sorted({r[xkey] for r in rows})
+    ax.set_xticks(ticks, [str(v) for v in ticks])
+    ax.minorticks_off()
 
 
 # --------------------------------------------------------------------- main
@@ -782,7 +916,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=None, help="steps per repetition")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--inter-op", type=int, default=1)
-    p.add_argument("--precision", default="float32")
+    p.add_argument(
+        "--precision",
+        default="float32",
+        help="keras-gen precision of the profile, primitives, memory, sampling parts",
+    )
+    p.add_argument(
+        "--precisions",
+        default=",".join(PRECISIONS),
+        help="the precisions compared in the main and scaling parts",
+    )
+    p.add_argument(
+        "--no-torch-compile",
+        action="store_true",
+        help="leave torch.compile out of the PyTorch variants",
+    )
+    p.add_argument(
+        "--torch-flags",
+        default="",
+        help="torch_reference flags for the profile and primitives parts, "
+        "e.g. '--memory-format=channels_last --autocast=bfloat16'",
+    )
     p.add_argument("--jit", action="store_true")
     p.add_argument(
         "--keras-bn",
@@ -827,7 +981,9 @@ def main(argv=None) -> None:
         plot(results, RESULTS / f"{name}.png")
         return
     reps = args.reps or (3 if args.quick else 5)
-    steps = args.steps or (4 if args.quick else 6)
+    steps = args.steps or (6 if args.quick else 20)
+    if args.quick:  # compiling takes minutes; --quick stays eager
+        args.no_torch_compile = True
     kinds = args.models.split(",")
     meta = {
         "command": "python benchmarks/train_throughput.py "
@@ -836,6 +992,8 @@ def main(argv=None) -> None:
         "threads": args.threads,
         "inter_op": args.inter_op,
         "precision": args.precision,
+        "precisions": args.precisions,
+        "torch_compile": not args.no_torch_compile,
         "jit_compile": args.jit,
         "steps_per_execution": args.steps_per_execution,
         "batch_norm": "keras" if args.keras_bn else "fused",
@@ -879,16 +1037,24 @@ def main(argv=None) -> None:
     if args.from_log:
         parts = set(args.parts.split(",")) if args.parts else set()
     if "main" in parts:
-        results["main"] = [compare(k, 64, args.batch, reps, steps, args) for k in kinds]
+        results["main"] = [fair(k, 64, args.batch, reps, steps, args) for k in kinds]
     main_rows = {r["model"]: r for r in results.get("main", [])}
     if "peak" in parts:
         results["matmul_peak"] = matmul_peak()
-    scale_reps = max(2, reps - 2)
+    scale_reps = max(3, reps - 2)
     if "batch" in parts:
         results["batch_scaling"] = [
             main_rows[k]
             if b == args.batch and k in main_rows
-            else compare(k, 64, b, scale_reps, max(3, steps * 64 // b // 2), args)
+            else fair(
+                k,
+                64,
+                b,
+                scale_reps,
+                max(4, steps * 64 // b // 2),
+                args,
+                scaling_sides(main_rows.get(k), args),
+            )
             for k in kinds
             for b in (16, 64, 256)
         ]
@@ -896,8 +1062,14 @@ def main(argv=None) -> None:
         results["size_scaling"] = [
             main_rows[k]
             if s == 64 and k in main_rows
-            else compare(
-                k, s, args.batch, scale_reps, max(3, steps * 64 // s // 2), args
+            else fair(
+                k,
+                s,
+                args.batch,
+                scale_reps,
+                max(4, steps * 64 // s // 2),
+                args,
+                scaling_sides(main_rows.get(k), args),
             )
             for k in kinds
             for s in (32, 64, 128)
@@ -952,7 +1124,8 @@ def rows_from_log(path: Path) -> dict[str, Any]:
             out.setdefault("memory", []).append(row)
         elif "saved_model_generate_ms" in row:
             out.setdefault("sampling", []).append(row)
-        elif "keras_images_per_s" in row:
+        elif "fair" in row:
+            row = row["fair"]
             if (row["image_size"], row["batch"]) == (64, 64):
                 out.setdefault("main", []).append(row)
             elif row["image_size"] == 64:

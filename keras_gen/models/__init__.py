@@ -9,6 +9,10 @@ from keras_gen.models.gan.layers import (
     GlobalSumPooling2D,
     SpectralNormalization,
 )
+from keras_gen.models.patch_grad_conv import (
+    PatchGradConv2D,
+    PatchGradConv2DTranspose,
+)
 from keras_gen.models.series.autoencoder import SeriesAutoencoder, SeriesVAE
 from keras_gen.models.vae.dae import DenoisingAutoencoder
 from keras_gen.models.vae.vae import VAE, Sampling
@@ -22,6 +26,8 @@ __all__ = [
     "DenoisingAutoencoder",
     "GenerativeModel",
     "GlobalSumPooling2D",
+    "PatchGradConv2D",
+    "PatchGradConv2DTranspose",
     "Sampling",
     "SeriesAutoencoder",
     "SeriesVAE",

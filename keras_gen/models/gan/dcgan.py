@@ -18,6 +18,7 @@ from keras_gen.models.gan.layers import (
     GlobalSumPooling2D,
     SpectralNormalization,
 )
+from keras_gen.models.patch_grad_conv import PatchGradConv2D, PatchGradConv2DTranspose
 
 
 def _conv_init(seed):
@@ -141,7 +142,7 @@ def build_dcgan_generator(
     x = keras.layers.ReLU()(x)
     for i in range(1, stages):
         filters //= 2
-        x = keras.layers.Conv2DTranspose(
+        x = PatchGradConv2DTranspose(
             filters,
             4,
             2,
@@ -210,7 +211,7 @@ def build_dcgan_discriminator(
 
     for i in range(stages):
         x = conv(
-            keras.layers.Conv2D(
+            PatchGradConv2D(
                 filters,
                 4,
                 2,
