@@ -67,12 +67,16 @@ def main() -> dict:
         ref = augmented(a, p, 1)
         floor = fid(features, ref, augmented(b, p, 2))
         seen = fid(features, ref, augmented(painted, p, 2))
-        rows.append({"p": p, "floor_fid": floor, "painted_fid": seen,
-                     "visible": seen - floor})
+        rows.append(
+            {"p": p, "floor_fid": floor, "painted_fid": seen, "visible": seen - floor}
+        )
         print(json.dumps(rows[-1]), flush=True)
     result = {
         "command": "python benchmarks/augment_leak.py " + " ".join(sys.argv[1:]),
-        "date": stamp(), "load": machine_load(), "num": args.num, "rows": rows,
+        "date": stamp(),
+        "load": machine_load(),
+        "num": args.num,
+        "rows": rows,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "augment_leak.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How the shipped presets were made: splits, training, evaluation, publishing.
 # Re-run a stage with: bash benchmarks/presets.sh STAGE [PRESET ...]
-#   STAGE: train | evaluate | publish     PRESET: procedural_gan_64 rooms_denoiser bedroom_gan_64
+#   STAGE: train | evaluate | publish
+#   PRESET: procedural_gan_64 rooms_denoiser bedroom_gan_64 bedroom_vae_64
 # Real photos are read from ../shared (places365-rooms: non-commercial licence);
 # splits are symbolic links (nothing copied). Figures land in runs/presets/.
 # `python benchmarks/preset_figures.py` re-runs each recorded evaluation
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${1:?train|evaluate|publish}
 shift
-PRESETS=${*:-procedural_gan_64 rooms_denoiser bedroom_gan_64}
+PRESETS=${*:-procedural_gan_64 rooms_denoiser bedroom_gan_64 bedroom_vae_64}
 KG=.venv/bin/keras-gen
 OUT=runs/presets
 mkdir -p "$OUT"
@@ -27,6 +28,34 @@ split_bedroom64() {
   ls "$src" | sort | tail -n 500 | while read -r f; do ln -s "$src/$f" $d/test/; done
 }
 
+# The recipe study's bedroom256 split (sorted: first 3,000 train, last 1,000
+# held out), made by benchmarks/recipe_study.sh.
+RECIPE_DATA=runs/recipes/data
+
+# The VAE's anomaly data: held-out bedroom256 photos 3,001-3,500 (threshold)
+# and 3,501-4,000 (test normal), written as rooms64 was made; the last 500
+# photos of every other rooms64 type (test anomalies).
+split_vae() {
+  local d=runs/vae_data rooms t
+  rooms=$(realpath ../shared/data/places365-rooms/rooms64)
+  [ -d $d/test/bedroom_cutout ] && return
+  [ -d $RECIPE_DATA/heldout ] || bash benchmarks/recipe_study.sh runs/recipes split
+  ls $RECIPE_DATA/heldout/* | sort | head -n 500 | xargs .venv/bin/python \
+    benchmarks/rooms64_like.py --out $d/calibration
+  ls $RECIPE_DATA/heldout/* | sort | tail -n 500 | xargs .venv/bin/python \
+    benchmarks/rooms64_like.py --out $d/test/bedroom
+  # The same test bedrooms damaged: what a reconstruction score should flag.
+  for t in noise:0.05 blur:1.0 cutout:0.25; do
+    ls $RECIPE_DATA/heldout/* | sort | tail -n 500 | xargs .venv/bin/python \
+      benchmarks/rooms64_like.py --damage $t --out "$d/test/bedroom_${t%%:*}"
+  done
+  for t in bathroom dining_room entrance_hall kitchen living_room; do
+    [ -d $d/test/$t ] && continue
+    mkdir -p $d/test/$t
+    ls "$rooms/$t" | sort | tail -n 500 | while read -r f; do ln -s "$rooms/$t/$f" $d/test/$t/; done
+  done
+}
+
 train() {
   case $1 in
     procedural_gan_64) nice $KG train training/configs/procedural_gan_64.yaml \
@@ -37,6 +66,12 @@ train() {
         output.work_dir=runs/rooms_denoiser name=rooms_denoiser output.export_dir=null ;;
     # The recipe study's residual SNGAN run (3,000 train / 1,000 held-out bedrooms).
     bedroom_gan_64) SEEDS=0 bash benchmarks/recipe_study.sh runs/recipes resnet ;;
+    bedroom_vae_64) [ -d $RECIPE_DATA/train ] || bash benchmarks/recipe_study.sh runs/recipes split
+      # Width 32 (2.9 M parameters): width 64 made a 35 MB .keras plus a
+      # 34 MB SavedModel, more than the whole preset set may take (60 MB).
+      nice $KG train training/configs/bedroom_vae.yaml --set data.path=$RECIPE_DATA/train \
+        model.width=32 train.epochs=32 output.checkpoint_every=4 output.export_dir=null \
+        --work-dir runs/bedroom_vae ;;
   esac
 }
 
@@ -47,6 +82,12 @@ evaluate() {
     rooms_denoiser) for s in 0.1 0.2; do
         $KG denoise runs/rooms_denoiser runs/denoise_data/test --add-noise $s \
           --out $OUT/denoised_$s --report $OUT/rooms_denoiser_$s.json; done ;;
+    bedroom_vae_64) split_vae
+      $KG anomaly fit runs/bedroom_vae --data runs/vae_data/calibration --fpr 0.05
+      $KG evaluate runs/bedroom_vae --data runs/vae_data/test/bedroom --metrics vae \
+        --num 500 --out $OUT/bedroom_vae_64_reconstruction.json
+      $KG anomaly score runs/bedroom_vae --data runs/vae_data/test --normal bedroom \
+        --out $OUT/bedroom_vae_64_anomaly/scores.csv --report $OUT/bedroom_vae_64_anomaly.json ;;
     bedroom_gan_64) $KG evaluate runs/recipes/resnet_s0 --data runs/recipes/data/heldout \
         --num 1000 --kid-subset-size 500 --metrics fid,kid,pr,flat --out $OUT/bedroom_gan_64.json ;;
   esac
@@ -70,6 +111,15 @@ publish() {
         "keras-gen denoise --preset rooms_denoiser TEST_500 --add-noise 0.1 --out DIR --report FILE.json" \
         --evaluation $OUT/rooms_denoiser_0.2.json --evaluation-command \
         "keras-gen denoise --preset rooms_denoiser TEST_500 --add-noise 0.2 --out DIR --report FILE.json" ;;
+    bedroom_vae_64) .venv/bin/$p runs/bedroom_vae --name bedroom_vae_64 --task anomaly \
+        --description "convolutional VAE (Gaussian likelihood) on bedroom photos, 64x64: reconstruction and anomaly scores with a threshold at 5% FPR; its samples are blurry" \
+        --data-name "places365-rooms bedroom256 at 64x64" \
+        --data-split "sorted files: first 3,000 train; held-out 3,001-3,500 threshold, 3,501-4,000 test (as rooms64 was made: 64 px bicubic, JPEG 95); anomalies: last 500 of every other rooms64 type" \
+        --licence "$PLACES" \
+        --evaluation $OUT/bedroom_vae_64_reconstruction.json --evaluation-command \
+        "keras-gen evaluate --preset bedroom_vae_64 --data TEST_BEDROOMS_500 --metrics vae --num 500 --out FILE.json" \
+        --evaluation $OUT/bedroom_vae_64_anomaly.json --evaluation-command \
+        "keras-gen anomaly score --preset bedroom_vae_64 --data TEST_DIR --normal bedroom --out DIR/scores.csv --report FILE.json" ;;
     bedroom_gan_64) .venv/bin/$p runs/recipes/resnet_s0 --name bedroom_gan_64 --task generate \
         --description "residual SNGAN (hinge, spectral norm, ADA, EMA generator) on bedroom photos, 64x64" \
         --data-name "places365-rooms bedroom256 at 64x64" \

@@ -8,7 +8,8 @@
 # checkpoints every 10 epochs (64,000 images = epoch_010), two seeds.
 #
 # Usage: bash benchmarks/recipe_study.sh [OUT_DIR] [RECIPE ...]
-#   recipes: dcgan best best_p1 resnet (default: all); SEEDS="0 1" to change.
+#   recipes: dcgan best best_p1 resnet (default: all); SEEDS="0 1" to change;
+#   `split` only makes the split (other scripts reuse it).
 # Then:    python benchmarks/recipe_table.py OUT_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ if [ -z "$(ls -A "$OUT/data/train")" ]; then
   ls "$SRC" | sort | head -n 3000 | while read -r f; do ln -s "$SRC/$f" "$OUT/data/train/$f"; done
   ls "$SRC" | sort | tail -n 1000 | while read -r f; do ln -s "$SRC/$f" "$OUT/data/heldout/$f"; done
 fi
+[ "$RECIPES" = split ] && exit 0
 
 # recipe -> config and overrides. Every recipe gets adaptive augmentation
 # (ADA, p from 0) except best_p1, the leak experiment: the same as best with

@@ -138,6 +138,7 @@ class Variant:
     memory_format: str = "contiguous"
     autocast: str | None = None
     compile: bool = False
+    device: str = "cpu"
 
     def __post_init__(self):
         if self.memory_format not in ("contiguous", "channels_last"):
@@ -145,30 +146,51 @@ class Variant:
                 f"memory_format {self.memory_format!r}: expected contiguous "
                 "or channels_last"
             )
-        if self.autocast not in (None, "bfloat16"):
-            raise ValueError(f"autocast {self.autocast!r}: expected bfloat16 or None")
+        if self.autocast not in (None, "bfloat16", "float16"):
+            raise ValueError(
+                f"autocast {self.autocast!r}: expected bfloat16, float16 or None"
+            )
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device {self.device!r}: expected cpu or cuda")
 
     @property
     def label(self) -> str:
-        precision = "bf16 autocast" if self.autocast else "f32"
+        short = {None: "f32", "bfloat16": "bf16 autocast", "float16": "f16 autocast"}
         layout = "channels_last" if self.memory_format == "channels_last" else "NCHW"
-        return f"PyTorch {precision} {layout}" + (" compiled" if self.compile else "")
+        label = f"PyTorch {short[self.autocast]} {layout}"
+        label += " compiled" if self.compile else ""
+        return label + (" cuda" if self.device == "cuda" else "")
 
     def autocast_context(self):
         if self.autocast is None:
             return contextlib.nullcontext()
-        return torch.autocast("cpu", dtype=getattr(torch, self.autocast))
+        return torch.autocast(self.device, dtype=getattr(torch, self.autocast))
 
     def prepare(self, module: nn.Module) -> nn.Module:
-        """The module in this variant's memory format, compiled if asked."""
+        """The module on the device, in the memory format, compiled if asked."""
+        module = module.to(self.device)
         if self.memory_format == "channels_last":
             module = module.to(memory_format=torch.channels_last)
         return torch.compile(module) if self.compile else module
 
     def tensor(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device)
         if self.memory_format == "channels_last" and x.ndim == 4:
             return x.contiguous(memory_format=torch.channels_last)
         return x
+
+    def scaler(self):
+        """float16 needs loss scaling (as Keras' LossScaleOptimizer); bf16 not."""
+        enabled = self.autocast == "float16"
+        return torch.amp.GradScaler(self.device, enabled=enabled)
+
+
+def update(loss: torch.Tensor, optimizer, scaler) -> None:
+    """Backward and one optimizer step, through the loss scaler when enabled."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
 
 
 class TorchGAN:
@@ -196,28 +218,25 @@ class TorchGAN:
         self.d_opt = torch.optim.Adam(
             self.discriminator.parameters(), learning_rate, (beta_1, 0.999), eps=1e-7
         )
-        # The optimizers hold the parameters themselves, so they are built
-        # before the (possibly compiled) wrappers used in the step.
+        # The optimizers hold the parameters themselves (moved to the device
+        # in place), so they are built before the possibly compiled wrappers.
         self.g_net = variant.prepare(self.generator)
         self.d_net = variant.prepare(self.discriminator)
+        self.g_scaler, self.d_scaler = variant.scaler(), variant.scaler()
 
     def step(self, real: torch.Tensor) -> tuple[float, float]:
-        z = torch.randn(real.shape[0], self.latent_dim)
+        z = torch.randn(real.shape[0], self.latent_dim, device=real.device)
         with self.variant.autocast_context():
             fake = self.g_net(z)
             real_logits = self.d_net(real)
             fake_logits = self.d_net(fake.detach())
             d_loss = (F.softplus(-real_logits) + F.softplus(fake_logits)).float().mean()
-        self.d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.d_opt.step()
+        update(d_loss, self.d_opt, self.d_scaler)
         # No weight gradients for D in the generator update (as the Keras tape).
         self.discriminator.requires_grad_(False)
         with self.variant.autocast_context():
             g_loss = F.softplus(-self.d_net(fake)).float().mean()
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_opt.step()
+        update(g_loss, self.g_opt, self.g_scaler)
         self.discriminator.requires_grad_(True)
         return d_loss.item(), g_loss.item()
 
@@ -250,6 +269,7 @@ class TorchVAE:
         )
         self.e_net = variant.prepare(self.encoder)
         self.d_net = variant.prepare(self.decoder)
+        self.scaler = variant.scaler()
 
     def step(self, images: torch.Tensor) -> float:
         with self.variant.autocast_context():
@@ -264,9 +284,7 @@ class TorchVAE:
         reconstruction = per_pixel.flatten(1).sum(1)
         kl = -0.5 * (1 + z_log_var - z_mean**2 - torch.exp(z_log_var)).sum(1)
         loss = (reconstruction + kl).mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        update(loss, self.opt, self.scaler)
         return loss.item()
 
     def params(self) -> tuple[int, int]:
@@ -354,14 +372,18 @@ def torch_pieces(runner: TorchRunner, reps: int) -> dict[str, float]:
     model, batch = runner.model, runner.batch
     if isinstance(model, TorchGAN):
         nets = [
-            ("generator", model.g_net, torch.randn(batch, model.latent_dim)),
+            (
+                "generator",
+                model.g_net,
+                runner.data.new_empty(batch, model.latent_dim).normal_(),
+            ),
             ("discriminator", model.d_net, runner.data),
         ]
     else:
         latent = model.encoder.z_mean.out_features
         nets = [
             ("encoder", model.e_net, runner.data),
-            ("decoder", model.d_net, torch.randn(batch, latent)),
+            ("decoder", model.d_net, runner.data.new_empty(batch, latent).normal_()),
         ]
     out: dict[str, float] = {}
     for name, net, x in nets:
@@ -385,6 +407,8 @@ def torch_pieces(runner: TorchRunner, reps: int) -> dict[str, float]:
             for _ in range(reps):
                 t = time.perf_counter()
                 fn()
+                if x.is_cuda:  # kernels run asynchronously on a GPU
+                    torch.cuda.synchronize()
                 times.append(time.perf_counter() - t)
             out[f"{name}_{piece}_ms"] = 1000 * sorted(times)[len(times) // 2]
     return out
@@ -428,8 +452,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--memory-format", choices=("contiguous", "channels_last"), default="contiguous"
     )
-    parser.add_argument("--autocast", choices=("bfloat16",), default=None)
+    parser.add_argument("--autocast", choices=("bfloat16", "float16"), default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     # Accepted for a uniform command line; they only concern the Keras worker.
     parser.add_argument("--inter-op", type=int)
     parser.add_argument("--precision")
@@ -437,4 +462,5 @@ if __name__ == "__main__":
     parser.add_argument("--jit", action="store_true")
     parser.add_argument("--keras-bn", action="store_true")
     args = parser.parse_args()
-    worker_loop(args.threads, Variant(args.memory_format, args.autocast, args.compile))
+    variant = Variant(args.memory_format, args.autocast, args.compile, args.device)
+    worker_loop(args.threads, variant)

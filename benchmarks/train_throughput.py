@@ -127,6 +127,7 @@ def keras_model(kind: str, size: int, batch: int, opts: argparse.Namespace):
         }
     )
     keras.utils.set_random_seed(0)
+    undo_speedups(opts)
     if opts.keras_bn:  # the layer this project used before issue 9
         from keras_gen.models.gan import dcgan
 
@@ -134,6 +135,21 @@ def keras_model(kind: str, size: int, batch: int, opts: argparse.Namespace):
     model = build_model(cfg)
     compile_model(model, cfg)
     return model
+
+
+def undo_speedups(opts: argparse.Namespace) -> None:
+    """Switch off issue 20's bfloat16 speed-ups in this worker (the ablation)."""
+    if getattr(opts, "bn_float32", False):  # batch norm's float32 round trip
+        from keras_gen.models import fused_batch_norm
+
+        fused_batch_norm.HALF_DTYPES = ()
+    if getattr(opts, "no_patch_grad", False):  # Keras' own convolutions
+        from keras_gen.models.gan import dcgan
+        from keras_gen.models.vae import networks
+
+        for module in (dcgan, networks):
+            module.PatchGradConv2D = keras.layers.Conv2D
+            module.PatchGradConv2DTranspose = keras.layers.Conv2DTranspose
 
 
 def keras_parts(model) -> tuple[keras.Model, keras.Model]:
@@ -352,16 +368,23 @@ def profile(kind: str, batch: int, rounds: int, args) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------- fair variants
-PRECISIONS = ("float32", "mixed_bfloat16")
+#: The precisions compared by default on each device (`--device`).
+PRECISIONS = {"cpu": "float32,mixed_bfloat16", "gpu": "float32,mixed_float16"}
+#: PyTorch's autocast dtype for each Keras mixed policy.
+AUTOCAST = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 
 
-def variants(precisions: list[str], compile_torch: bool) -> list[dict[str, Any]]:
+def variants(
+    precisions: list[str], compile_torch: bool, device: str = "cpu"
+) -> list[dict[str, Any]]:
     """keras-gen at each precision and every PyTorch variant of that precision.
 
-    PyTorch's variants are what its users switch on for a CPU: the
-    channels_last memory format, bfloat16 autocast for the mixed precision,
-    and torch.compile (`--no-torch-compile` leaves it out).
+    PyTorch's variants are what its users switch on: the channels_last
+    memory format, autocast for a mixed precision (bfloat16 on a CPU,
+    float16 with loss scaling on a GPU), and torch.compile
+    (`--no-torch-compile` leaves it out).
     """
+    short = {None: "f32", "bfloat16": "bf16 autocast", "float16": "f16 autocast"}
     out = []
     for precision in precisions:
         out.append(
@@ -369,15 +392,17 @@ def variants(precisions: list[str], compile_torch: bool) -> list[dict[str, Any]]
                 "label": f"keras-gen {precision}",
                 "framework": "keras",
                 "precision": precision,
-                "flags": [f"--precision={precision}"],
+                "flags": [f"--precision={precision}", f"--device={device}"],
             }
         )
-        autocast = [] if precision == "float32" else ["--autocast=bfloat16"]
+        autocast = AUTOCAST.get(precision)
         for layout in ("contiguous", "channels_last"):
             for compiled in (False, True) if compile_torch else (False,):
-                flags = [f"--memory-format={layout}", *autocast]
+                flags = [f"--memory-format={layout}"]
+                flags += [f"--autocast={autocast}"] if autocast else []
                 flags += ["--compile"] if compiled else []
-                label = "PyTorch " + ("f32" if not autocast else "bf16 autocast")
+                flags += ["--device=cuda"] if device == "gpu" else []
+                label = f"PyTorch {short[autocast]}"
                 label += " channels_last" if layout == "channels_last" else " NCHW"
                 label += " compiled" if compiled else ""
                 out.append(
@@ -407,7 +432,9 @@ def fair(
     defaults to every variant (`variants`).
     """
     start = machine_state()
-    sides = sides or variants(args.precisions.split(","), not args.no_torch_compile)
+    sides = sides or variants(
+        args.precisions.split(","), not args.no_torch_compile, args.device
+    )
     workers = [Worker(v["framework"], args, flags=v["flags"]) for v in sides]
     recipe = RECIPES[kind]
     try:
@@ -445,7 +472,8 @@ def fair(
         "start": start,
         "end": machine_state(),
     }
-    print(json.dumps({"fair": row}), flush=True)
+    tag = "fair" if row["ratios"] else "ablation"
+    print(json.dumps({tag: row}), flush=True)
     return row
 
 
@@ -456,8 +484,33 @@ def scaling_sides(
     if main_row is None:
         return None
     winners = {r["best_torch"] for r in main_row["ratios"]}
-    every = variants(args.precisions.split(","), not args.no_torch_compile)
+    every = variants(args.precisions.split(","), not args.no_torch_compile, args.device)
     return [v for v in every if v["framework"] == "keras" or v["label"] in winners]
+
+
+def ablation_sides(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """keras-gen with each bfloat16 speed-up of issue 20 switched off alone.
+
+    The float32 pair is the control: neither change applies in float32, so
+    its difference is the harness's noise.
+    """
+    cases = [
+        ("mixed_bfloat16", "both speed-ups (the package)", []),
+        ("mixed_bfloat16", "no bfloat16-native batch norm", ["--bn-float32"]),
+        ("mixed_bfloat16", "no patch-gradient convolutions", ["--no-patch-grad"]),
+        ("mixed_bfloat16", "neither", ["--bn-float32", "--no-patch-grad"]),
+        ("float32", "float32 control: the package", []),
+        ("float32", "float32 control: neither", ["--bn-float32", "--no-patch-grad"]),
+    ]
+    return [
+        {
+            "label": label,
+            "framework": "keras",
+            "precision": precision,
+            "flags": [f"--precision={precision}", f"--device={args.device}", *flags],
+        }
+        for precision, label, flags in cases
+    ]
 
 
 def best_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -465,6 +518,8 @@ def best_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for precision in dict.fromkeys(r["precision"] for r in rows):
         same = [r for r in rows if r["precision"] == precision]
+        if not any(r["framework"] == "torch" for r in same):
+            continue  # an ablation: keras-gen variants only
         keras_row = next(r for r in same if r["framework"] == "keras")
         best = max(
             (r for r in same if r["framework"] == "torch"),
@@ -564,10 +619,18 @@ def primitives(kind: str, batch: int, steps: int, args) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------- peak FLOP/s
-def matmul_peak(n: int = 2048, reps: int = 10) -> dict[str, Any]:
-    """Achieved FLOP/s of an n x n matrix product in TF (float32, bfloat16)."""
+#: The matmul dtype of each precision (its compute dtype).
+PEAK_DTYPE = {
+    "float32": "float32",
+    "mixed_bfloat16": "bfloat16",
+    "mixed_float16": "float16",
+}
+
+
+def matmul_peak(precisions: list[str], n: int = 2048, reps: int = 10) -> dict[str, Any]:
+    """Achieved FLOP/s of an n x n matrix product in TF, per compute dtype."""
     out: dict[str, Any] = {"n": n, **machine_state()}
-    for dtype in ("float32", "bfloat16"):
+    for dtype in dict.fromkeys(PEAK_DTYPE[p] for p in precisions):
         a = tf.random.normal((n, n), dtype="float32")
         a = tf.cast(a, dtype)
 
@@ -677,7 +740,7 @@ def markdown(results: dict[str, Any]) -> str:
             for r in results.get("runs", [])
         ],
     ]
-    lines += ratio_table(results) + variant_table(results)
+    lines += ratio_table(results) + variant_table(results) + ablation_table(results)
     if results.get("memory"):
         lines += [
             "",
@@ -735,8 +798,8 @@ def _peak_fraction(results: dict[str, Any], precision: str, gflops: float) -> st
     peak = results.get("matmul_peak")
     if not peak:
         return "-"
-    dtype = "float32" if precision == "float32" else "bfloat16"
-    return f"{gflops / peak[f'{dtype}_gflop_per_s']:.0%}"
+    key = f"{PEAK_DTYPE[precision]}_gflop_per_s"
+    return f"{gflops / peak[key]:.0%}" if key in peak else "-"
 
 
 def fair_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -756,6 +819,8 @@ def fair_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def ratio_table(results: dict[str, Any]) -> list[str]:
     """keras-gen against the fastest PyTorch variant of the same precision."""
+    if not fair_rows(results):
+        return []
     lines = [
         "",
         "| model | image | batch | precision | keras-gen images/s "
@@ -778,15 +843,20 @@ def ratio_table(results: dict[str, Any]) -> list[str]:
         lines += [
             "",
             f"Measured peak: TF {peak['n']}x{peak['n']} matmul "
-            f"{peak['float32_gflop_per_s']} GFLOP/s float32, "
-            f"{peak['bfloat16_gflop_per_s']} GFLOP/s bfloat16 "
-            f"(load {peak['load_avg_1m']}).",
+            + ", ".join(
+                f"{v} GFLOP/s {k.removesuffix('_gflop_per_s')}"
+                for k, v in peak.items()
+                if k.endswith("_gflop_per_s")
+            )
+            + f" (load {peak['load_avg_1m']}).",
         ]
     return lines
 
 
 def variant_table(results: dict[str, Any]) -> list[str]:
     """Every variant of the 64x64 rows: median and each repetition."""
+    if not results.get("main"):
+        return []
     lines = [
         "",
         "| model, 64x64 | variant | images/s (median) | repetitions | GFLOP/s |",
@@ -798,6 +868,23 @@ def variant_table(results: dict[str, Any]) -> list[str]:
                 f"| {NAMES[r['model']]} b{r['batch']} | {v['label']} | "
                 f"{v['images_per_s']} | {', '.join(map(str, v['reps']))} | "
                 f"{v['gflop_per_s']} |"
+            )
+    return lines
+
+
+def ablation_table(results: dict[str, Any]) -> list[str]:
+    if not results.get("ablation"):
+        return []
+    lines = [
+        "",
+        "| ablation, 64x64 b64 | keras-gen variant | images/s (median) | repetitions |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in results["ablation"]:
+        for v in r["variants"]:
+            lines.append(
+                f"| {NAMES[r['model']]} | {v['label']} | {v['images_per_s']} | "
+                f"{', '.join(map(str, v['reps']))} |"
             )
     return lines
 
@@ -852,11 +939,11 @@ def plot(results: dict[str, Any], path: Path) -> None:
             _lines(ax, results[key], xkey)
         ax.set_title(title)
         ax.set_ylabel("train images/s")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower left")
     m = results["meta"]
     fig.suptitle(
-        f"Train throughput, keras-gen vs the fastest PyTorch variant of the same "
-        f"precision, {m['threads']} threads, {m['start']['date'][:16]}, "
+        "keras-gen vs the fastest PyTorch variant of the same precision\n"
+        f"{m['threads']} threads, {m['start']['date'][:16]}, "
         f"load {m['start']['load_avg_1m']}",
         fontsize=9,
     )
@@ -875,7 +962,7 @@ def _bars(ax, rows: list[dict[str, Any]]) -> None:
     for i, (_, q) in enumerate(pairs):
         top = max(q["keras_images_per_s"], q["torch_images_per_s"])
         ax.text(i, top, f"{q['ratio']:.2f}x", ha="center", va="bottom", fontsize=8)
-    short = {"float32": "f32", "mixed_bfloat16": "bf16"}
+    short = {"float32": "f32", "mixed_bfloat16": "bf16", "mixed_float16": "f16"}
     ax.set_xticks(
         x, [f"{NAMES[r['model']]}\n{short.get(q['precision'])}" for r, q in pairs]
     )
@@ -922,9 +1009,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="keras-gen precision of the profile, primitives, memory, sampling parts",
     )
     p.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="gpu: both frameworks on the first GPU, mixed_float16 vs float16 "
+        "autocast (with loss scaling) as the mixed precision",
+    )
+    p.add_argument(
         "--precisions",
-        default=",".join(PRECISIONS),
-        help="the precisions compared in the main and scaling parts",
+        default=None,
+        help="the precisions compared in the main and scaling parts "
+        f"(default: {PRECISIONS['cpu']} on cpu, {PRECISIONS['gpu']} on gpu)",
     )
     p.add_argument(
         "--no-torch-compile",
@@ -944,6 +1039,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="DCGAN with keras.layers.BatchNormalization instead of the fused layer",
     )
     p.add_argument("--steps-per-execution", type=int, default=1)
+    # Keras-worker switches of the ablation part (see `ablation_sides`).
+    p.add_argument("--bn-float32", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--no-patch-grad", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--models", default="gan,vae")
     p.add_argument("--out", default=None, help="results name (default: by mode)")
@@ -970,7 +1068,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    args.precisions = args.precisions or PRECISIONS[args.device]
     pin_threads(args.threads, args.inter_op)
+    if args.device == "cpu":  # a GPU machine benchmarks its CPU only when asked
+        tf.config.set_visible_devices([], "GPU")
     if args.worker:
         worker_loop(args)
         return
@@ -993,6 +1094,7 @@ def main(argv=None) -> None:
         "inter_op": args.inter_op,
         "precision": args.precision,
         "precisions": args.precisions,
+        "device": args.device,
         "torch_compile": not args.no_torch_compile,
         "jit_compile": args.jit,
         "steps_per_execution": args.steps_per_execution,
@@ -1040,7 +1142,7 @@ def main(argv=None) -> None:
         results["main"] = [fair(k, 64, args.batch, reps, steps, args) for k in kinds]
     main_rows = {r["model"]: r for r in results.get("main", [])}
     if "peak" in parts:
-        results["matmul_peak"] = matmul_peak()
+        results["matmul_peak"] = matmul_peak(args.precisions.split(","))
     scale_reps = max(3, reps - 2)
     if "batch" in parts:
         results["batch_scaling"] = [
@@ -1076,6 +1178,11 @@ def main(argv=None) -> None:
         ]
     if "profile" in parts:
         results["profile"] = [profile(k, args.batch, 3, args) for k in kinds]
+    if "ablation" in parts:
+        results["ablation"] = [
+            fair(k, 64, args.batch, reps, steps, args, ablation_sides(args))
+            for k in kinds
+        ]
     if "primitives" in parts:
         results["primitives"] = [primitives(k, args.batch, steps, args) for k in kinds]
     if "memory" in parts:
@@ -1096,6 +1203,7 @@ def main(argv=None) -> None:
 
 PARTS = (
     "main",
+    "ablation",
     "peak",
     "batch",
     "size",
@@ -1124,6 +1232,8 @@ def rows_from_log(path: Path) -> dict[str, Any]:
             out.setdefault("memory", []).append(row)
         elif "saved_model_generate_ms" in row:
             out.setdefault("sampling", []).append(row)
+        elif "ablation" in row:
+            out.setdefault("ablation", []).append(row["ablation"])
         elif "fair" in row:
             row = row["fair"]
             if (row["image_size"], row["batch"]) == (64, 64):

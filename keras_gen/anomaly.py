@@ -361,6 +361,23 @@ class ScoreResult:
     roc: dict[str, tuple[float, float]] = field(default_factory=dict)
     roc_plot: Path | None = None
 
+    def report(self) -> dict:
+        """The figures as JSON-ready values, one entry per group."""
+        groups = {}
+        for group, scores in self.groups.items():
+            row: dict = {"images": len(scores)}
+            if group in self.flagged:
+                row["flagged_fraction"] = self.flagged[group]
+            if group in self.roc:
+                row["roc_auc"], row["tpr_at_5pct_fpr"] = self.roc[group]
+            groups[group] = row
+        return {
+            "score": self.score,
+            "threshold": self.threshold,
+            "normal": self.normal,
+            "groups": groups,
+        }
+
 
 def score_folder(
     model: str | Path,

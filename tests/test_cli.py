@@ -256,6 +256,8 @@ def test_anomaly_fit_score_and_export(trained):
             "scores/scores.csv",
             "--normal",
             "rooms",
+            "--report",
+            "scores/report.json",
         ],
         cwd=tmp,
     )
@@ -263,6 +265,16 @@ def test_anomaly_fit_score_and_export(trained):
     assert len(rows) == 40
     assert set(rows[0]) == {"path", "group", "nelbo", "pixel", "feature", "is_anomaly"}
     assert "noise vs rooms: ROC-AUC" in proc.stdout
+    report = json.loads((tmp / "scores" / "report.json").read_text())
+    assert report["normal"] == "rooms" and report["score"] == "nelbo"
+    assert report["threshold"] == pytest.approx(record["threshold"])
+    noise_row, rooms_row = report["groups"]["noise"], report["groups"]["rooms"]
+    assert noise_row["images"] == rooms_row["images"] == 20
+    # The report holds the printed figures: ROC-AUC for the non-normal group.
+    assert f"ROC-AUC {noise_row['roc_auc']:.3f}" in proc.stdout
+    assert "roc_auc" not in rooms_row
+    flagged = np.mean([r["is_anomaly"] == "1" for r in rows if r["group"] == "noise"])
+    assert noise_row["flagged_fraction"] == pytest.approx(flagged)
     for name in ("scores.hist.png", "scores.roc.png"):
         assert (tmp / "scores" / name).stat().st_size > 1000
     proc = run(

@@ -187,3 +187,32 @@ def test_models_config_keeps_the_servers_path(published, tmp_path):
     write_models_config(repo, base_path="/models")
     write_models_config(repo)  # a later export without --base-path
     assert 'base_path: "/models/tiny_gan"' in (repo / "models.config").read_text()
+
+
+def test_evaluation_entry_keeps_nested_figures(tmp_path):
+    """An anomaly report's per-group figures reach the record; the rest stays out."""
+    from keras_gen.presets.publish import evaluation_entry
+
+    report = {
+        "score": "nelbo",
+        "threshold": -1131.5,
+        "groups": {
+            "bedroom": {"images": 500, "flagged_fraction": 0.054},
+            "kitchen": {"images": 500, "roc_auc": 0.575, "tpr_at_5pct_fpr": 0.056},
+        },
+        "args": {"seed": 3},
+        "vae": {"psnr": 19.0, "ssim": 0.43, "kl_bpd": 0.03},
+    }
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    figures = evaluation_entry(path, "keras-gen anomaly score ...")["figures"]
+    assert figures == {
+        "threshold": -1131.5,
+        "groups.bedroom.images": 500,
+        "groups.bedroom.flagged_fraction": 0.054,
+        "groups.kitchen.images": 500,
+        "groups.kitchen.roc_auc": 0.575,
+        "groups.kitchen.tpr_at_5pct_fpr": 0.056,
+        "vae.psnr": 19.0,
+        "vae.ssim": 0.43,
+    }

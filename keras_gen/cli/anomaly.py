@@ -48,6 +48,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="sub-folder of DATA holding normal images: adds ROC-AUC, TPR at 5%% "
         "FPR and a ROC plot of every other sub-folder against it",
     )
+    q.add_argument(
+        "--report",
+        metavar="FILE.json",
+        help="also write the figures (flagged fractions, ROC-AUC, TPR) as JSON",
+    )
     q.set_defaults(func=cmd_anomaly)
 
 
@@ -89,4 +94,11 @@ def cmd_anomaly_score(args: argparse.Namespace) -> int:
         )
     if result.roc_plot is not None:
         log.info(f"wrote {result.roc_plot}")
+    if args.report:
+        import json
+
+        from keras_gen.utils.files import atomic_write_text
+
+        atomic_write_text(args.report, json.dumps(result.report(), indent=1) + "\n")
+        log.info(f"wrote {args.report}")
     return 0

@@ -40,17 +40,30 @@ FIGURES = (
     "psnr",
     "psnr_noisy",
     "sigma",
+    "ssim",
+    "nelbo_bpd_8bit",
+    "threshold",
+    "flagged_fraction",
+    "roc_auc",
+    "tpr_at_5pct_fpr",
     "images",
     "num_images",
 )
 
 
-def _figures(result: dict) -> dict:
-    """The figures of an evaluation JSON, flattened one level (`model.fid`)."""
-    flat = dict(result)
+def _flatten(result: dict, prefix: str = "") -> dict:
+    flat = {}
     for key, value in result.items():
         if isinstance(value, dict):
-            flat.update({f"{key}.{k}": v for k, v in value.items()})
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _figures(result: dict) -> dict:
+    """The figures of an evaluation JSON, flattened (`groups.kitchen.roc_auc`)."""
+    flat = _flatten(result)
     return {
         k: v
         for k, v in flat.items()

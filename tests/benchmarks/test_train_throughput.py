@@ -153,3 +153,91 @@ def test_onednn_times_from_a_real_verbose_log():
     assert sum(v["ms"] for v in times.values()) == pytest.approx(
         sum(float(x.split(",")[-1]) for x in lines if ",exec," in x) / 2
     )
+
+
+def test_variants_pair_each_precision_with_pytorchs_own_settings():
+    bench = _load("train_throughput")
+    cpu = bench.variants(["float32", "mixed_bfloat16"], compile_torch=True)
+    labels = [v["label"] for v in cpu]
+    assert labels[0] == "keras-gen float32" and labels[5] == "keras-gen mixed_bfloat16"
+    torch_bf16 = [v for v in cpu if v["framework"] == "torch" and "bf16" in v["label"]]
+    assert len(torch_bf16) == 4  # NCHW / channels_last, eager / compiled
+    assert all("--autocast=bfloat16" in v["flags"] for v in torch_bf16)
+    assert all(v["precision"] == "mixed_bfloat16" for v in torch_bf16)
+    assert not any("--autocast" in f for v in cpu[:5] for f in v["flags"])
+    eager = bench.variants(["float32"], compile_torch=False)
+    assert [v["label"] for v in eager] == [
+        "keras-gen float32",
+        "PyTorch f32 NCHW",
+        "PyTorch f32 channels_last",
+    ]
+    gpu = bench.variants(["mixed_float16"], compile_torch=False, device="gpu")
+    assert "--device=gpu" in gpu[0]["flags"]
+    assert all(
+        {"--autocast=float16", "--device=cuda"} <= set(v["flags"]) for v in gpu[1:]
+    )
+
+
+def test_ratios_take_the_fastest_pytorch_variant_of_the_same_precision():
+    bench = _load("train_throughput")
+    rows = [
+        {
+            "label": "k32",
+            "framework": "keras",
+            "precision": "float32",
+            "images_per_s": 90,
+        },
+        {
+            "label": "t32a",
+            "framework": "torch",
+            "precision": "float32",
+            "images_per_s": 80,
+        },
+        {
+            "label": "t32b",
+            "framework": "torch",
+            "precision": "float32",
+            "images_per_s": 100,
+        },
+        {
+            "label": "kbf",
+            "framework": "keras",
+            "precision": "mixed_bfloat16",
+            "images_per_s": 150,
+        },
+        # Faster than every bf16 variant but float32: never bf16's reference.
+        {
+            "label": "tbf",
+            "framework": "torch",
+            "precision": "mixed_bfloat16",
+            "images_per_s": 120,
+        },
+    ]
+    ratios = {r["precision"]: r for r in bench.best_ratios(rows)}
+    assert ratios["float32"]["best_torch"] == "t32b"
+    assert ratios["float32"]["ratio"] == pytest.approx(0.9)
+    assert ratios["mixed_bfloat16"]["best_torch"] == "tbf"
+    assert ratios["mixed_bfloat16"]["ratio"] == pytest.approx(1.25)
+
+
+def test_torch_variants_train_in_their_layout_and_precision():
+    torch = pytest.importorskip("torch")
+    ref = _load("torch_reference")
+    variant = ref.Variant("channels_last", "bfloat16")
+    assert variant.label == "PyTorch bf16 autocast channels_last"
+    torch.manual_seed(0)
+    gan = ref.TorchGAN(32, 16, 8, 2e-4, 0.5, variant)
+    real = variant.tensor(torch.rand(4, 3, 32, 32) * 2 - 1)
+    assert real.is_contiguous(memory_format=torch.channels_last)
+    before = [p.detach().clone() for p in gan.discriminator.parameters()]
+    assert np.isfinite(gan.step(real)).all()
+    # Weights stay float32 (autocast computes in bf16) and were updated.
+    params = list(gan.discriminator.parameters())
+    assert all(p.dtype == torch.float32 for p in params)
+    assert any(not torch.equal(a, b) for a, b in zip(before, params))
+    with variant.autocast_context():
+        assert gan.d_net(real).dtype == torch.bfloat16
+    vae = ref.TorchVAE(32, 8, 8, 1e-3, 0.9, variant)
+    assert np.isfinite(vae.step(variant.tensor(torch.rand(4, 3, 32, 32))))
+    with pytest.raises(ValueError, match="memory_format"):
+        ref.Variant("nhwc")

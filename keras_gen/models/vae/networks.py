@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from keras_gen.models.base import SUPPORTED_SIZES, num_stages  # noqa: F401 (re-export)
+from keras_gen.models.patch_grad_conv import PatchGradConv2D, PatchGradConv2DTranspose
 
 
 def _with_label(x, first_input, num_classes: int | None):
@@ -96,9 +97,9 @@ def _encoder(image_size, latent_dim, width, channels, name, num_classes, residua
         # ReLU, not LeakyReLU: TF 2.21's grappler fails to fuse
         # Conv2D+BiasAdd+LeakyRelu with its gradient ("remapper failed") and
         # then skips all fusions of the step; ReLU fuses and ran ~13% faster.
-        x = keras.layers.Conv2D(
-            filters, 4, 2, "same", activation="relu", name=f"down{i}"
-        )(x)
+        x = PatchGradConv2D(filters, 4, 2, "same", activation="relu", name=f"down{i}")(
+            x
+        )
         if residual:
             x = _residual_block(x, filters, f"res{i}")
         filters = min(filters * 2, width * 8)
@@ -123,7 +124,7 @@ def _decoder(image_size, latent_dim, width, channels, name, num_classes, residua
     x = keras.layers.Reshape((4, 4, filters))(x)
     for i in range(stages):
         filters = max(filters // 2, width) if i < stages - 1 else width
-        x = keras.layers.Conv2DTranspose(
+        x = PatchGradConv2DTranspose(
             filters, 4, 2, "same", activation="relu", name=f"up{i}"
         )(x)
         if residual:
