@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How the shipped presets were made: splits, training, evaluation, publishing.
 # Re-run a stage with: bash benchmarks/presets.sh STAGE [PRESET ...]
-#   STAGE: train | evaluate | publish
+#   STAGE: train | evaluate | publish | picture
 #   PRESET: procedural_gan_64 rooms_denoiser bedroom_gan_64 bedroom_vae_64
 # Real photos are read from ../shared (places365-rooms: non-commercial licence);
 # splits are symbolic links (nothing copied). Figures land in runs/presets/.
@@ -127,6 +127,38 @@ publish() {
         --licence "$PLACES" \
         --evaluation $OUT/bedroom_gan_64.json --evaluation-command \
         "keras-gen evaluate --preset bedroom_gan_64 --data HELDOUT_1000 --num 1000 --kid-subset-size 500 --metrics fid,kid,pr,flat --out FILE.json" ;;
+  esac
+}
+
+# The README's picture of a preset's output, on rendered rooms: the
+# repository holds no Places365 photo, not even as a thumbnail.
+picture() {
+  case $1 in
+    bedroom_vae_64|rooms_denoiser) .venv/bin/python - "$1" <<'PY'
+import sys
+
+import numpy as np
+
+from keras_gen import presets
+from keras_gen.data.rooms import render_rooms
+from keras_gen.utils.images import save_image_grid
+
+name = sys.argv[1]
+model = presets.load(name)
+rooms = render_rooms(8, 64, seed=7)[0].astype("float32") / 255.0
+if name == "bedroom_vae_64":
+    # Rendered rooms, their reconstructions, samples of the prior.
+    rows = [rooms, np.asarray(model.reconstruct(rooms))]
+else:
+    # Clean, noisy (sigma 0.1), denoised.
+    noisy = rooms + np.random.default_rng(0).normal(0, 0.1, rooms.shape)
+    rows = [rooms, noisy, np.asarray(model.denoise(np.clip(noisy, 0, 1)))]
+rows = [np.rint(255 * np.clip(r, 0, 1)).astype(np.uint8) for r in rows]
+if name == "bedroom_vae_64":
+    rows.append(model.generate_uint8(8, seed=0))
+print(save_image_grid(np.concatenate(rows), f"docs/preset_{name}.png", 8, 2))
+PY
+    ;;
   esac
 }
 

@@ -216,6 +216,32 @@ def read_sidecar(model_path: str | Path) -> dict[str, Any] | None:
     return record
 
 
+def export_threshold(model_path: str | Path) -> float | None:
+    """The threshold of `model_path`'s sidecar that a SavedModel can serve.
+
+    The exported `anomaly_score` signature computes the negative ELBO, so
+    only a `nelbo` threshold goes into it (`keras-gen export` and preset
+    publishing both use this).
+    """
+    from keras_gen.utils.console import log
+
+    path = Path(model_path)
+    record = read_sidecar(path) if path.suffix == ".keras" else None
+    if record is None:
+        return None
+    if record["score"] != "nelbo":
+        log.warning(
+            f"{sidecar_path(path)}: threshold is for score "
+            f"{record['score']!r}, the export scores 'nelbo'; not exported"
+        )
+        return None
+    log.info(
+        f"anomaly threshold {record['threshold']:.6g} "
+        f"(fpr {record['fpr']}) from {sidecar_path(path)}"
+    )
+    return float(record["threshold"])
+
+
 def load_images(files: list[Path], size: int) -> np.ndarray:
     """float32 `[N, size, size, 3]` in [0, 1]: centre-cropped square, resized."""
     from PIL import Image

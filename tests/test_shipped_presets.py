@@ -98,6 +98,28 @@ def test_the_savedmodel_gives_the_keras_models_output(name):
     assert np.mean(served == expected) > 0.98
 
 
+@pytest.mark.parametrize(
+    "name",
+    [p.name for p in SHIPPED if (p.model_path.parent / "model.anomaly.json").exists()],
+)
+def test_an_anomaly_preset_serves_its_calibrated_threshold(name):
+    """`is_anomaly` is `score > threshold` with the threshold of the preset's record."""
+    import tensorflow as tf
+
+    from keras_gen.anomaly import read_sidecar
+
+    record = read_sidecar(presets.model_path(name))
+    loaded = tf.saved_model.load(str(saved_model_dir(name)))
+    images = np.random.default_rng(0).integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    images[:3] = 128  # flat grey: a different score from the noise images
+    out = loaded.signatures["anomaly_score"](images=tf.constant(images))
+    scores = out["score"].numpy()
+    assert record["score"] == "nelbo" and np.isfinite(scores).all()
+    np.testing.assert_array_equal(
+        out["is_anomaly"].numpy(), scores > record["threshold"]
+    )
+
+
 def test_models_config_serves_every_preset_from_the_container_path():
     text = (ROOT / "saved_models" / "models.config").read_text()
     for name in NAMES:

@@ -59,7 +59,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     threshold = args.anomaly_threshold
     if threshold is None:
-        threshold = _sidecar_threshold(args.model)
+        from keras_gen.anomaly import export_threshold
+        from keras_gen.inference import resolve_model_path
+
+        threshold = export_threshold(resolve_model_path(args.model))
     path = export_from_path(
         args.model,
         args.export_dir,
@@ -80,27 +83,3 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"({len(models)} model{'s' * (len(models) != 1)}: {', '.join(models)})"
     )
     return 0
-
-
-def _sidecar_threshold(model: str) -> float | None:
-    """The `keras-gen anomaly fit` threshold stored beside a .keras model."""
-    from keras_gen.anomaly import read_sidecar, sidecar_path
-    from keras_gen.inference import resolve_model_path
-
-    path = resolve_model_path(model)
-    record = read_sidecar(path) if path.suffix == ".keras" else None
-    if record is None:
-        return None
-    if record["score"] != "nelbo":
-        # The exported anomaly_score signature computes the negative ELBO; a
-        # threshold of another score would be meaningless there.
-        log.warning(
-            f"{sidecar_path(path)}: threshold is for score "
-            f"{record['score']!r}, the export scores 'nelbo'; not exported"
-        )
-        return None
-    log.info(
-        f"anomaly threshold {record['threshold']:.6g} "
-        f"(fpr {record['fpr']}) from {sidecar_path(path)}"
-    )
-    return float(record["threshold"])

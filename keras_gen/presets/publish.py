@@ -142,18 +142,25 @@ def publish(
         "published": time.strftime("%Y-%m-%d", time.gmtime()),
     }
     if saved_models is not None:
-        record["saved_model"] = _export(model, saved_models, name)
+        record["saved_model"] = _export(model, saved_models, name, folder)
     atomic_write_text(folder / PRESET_FILE, json.dumps(record, indent=1) + "\n")
     return folder
 
 
-def _export(model: Any, saved_models: str | Path, name: str) -> dict:
+def _export(model: Any, saved_models: str | Path, name: str, folder: Path) -> dict:
+    from keras_gen.anomaly import export_threshold
     from keras_gen.export import export_generator, signature_names
 
     # The repository's models.config names the container path (see
     # saved_models/README.md); TF Serving's image mounts the folder there.
     export_generator(
-        model, saved_models, name, version=1, overwrite=True, base_path="/models"
+        model,
+        saved_models,
+        name,
+        version=1,
+        overwrite=True,
+        base_path="/models",
+        anomaly_threshold=export_threshold(folder / MODEL_FILE),
     )
     return {
         "path": f"saved_models/{name}/1",
