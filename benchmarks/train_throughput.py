@@ -2,17 +2,23 @@
 
 DCGAN-64 (width 64, latent 100, Adam 2e-4 beta_1 0.5, non-saturating loss)
 and VAE-64 (bedroom_vae.yaml: width 64, latent 128, Gaussian likelihood,
-Adam 1e-3 beta_1 0.9), batch 64, float32. The Keras steps run through
-`model.fit` on an in-memory batch repeated by tf.data; the PyTorch steps are
-the same networks and updates (`torch_reference.py`). Both frameworks get the
-same number of threads, and their repetitions alternate (TF, torch, TF, ...)
-so that the ratio is measured under the same machine load.
+Adam 1e-3 beta_1 0.9), batch 64. The Keras steps run through `model.fit` on
+an in-memory batch repeated by tf.data; the PyTorch steps are the same
+networks and updates (`torch_reference.py`). Each keras-gen precision
+(float32, mixed_bfloat16; mixed_float16 with `--device gpu`) is compared with
+the fastest PyTorch variant of the same precision (NCHW or channels_last,
+eager or torch.compile, autocast for the mixed one). Every variant gets the
+same number of threads in its own process, and their repetitions alternate
+so that all are measured under the same machine load.
 
-    python benchmarks/train_throughput.py --quick  # < 2 min: the two ratios
-    python benchmarks/train_throughput.py          # + scaling, FLOP/s, memory, sampling
+    python benchmarks/train_throughput.py --parts main,peak  # the fair table
+    python benchmarks/train_throughput.py --quick            # eager PyTorch only
+    python benchmarks/train_throughput.py --parts ablation   # keras-gen's speed-up off
+    python benchmarks/train_throughput.py  # + scaling, profile, memory, sampling
 
-TF-side options (`--precision mixed_bfloat16`, `--jit`,
-`--steps-per-execution`, `--inter-op`) are for the speed experiments;
+TF-side options (`--precision` of the profile/primitives/memory/sampling
+parts, `--jit`, `--steps-per-execution`, `--inter-op`) are for the speed
+experiments;
 TF_ENABLE_ONEDNN_OPTS=0 in the environment switches oneDNN off. Results go to
 benchmarks/results/.
 """
@@ -653,7 +659,7 @@ def memory_table(
     for size in sizes:
         for kind in kinds:
             row: dict[str, Any] = {"model": kind, "image_size": size, "batch": batch}
-            for fw in ("keras", "torch"):
+            for fw in FRAMEWORKS:
                 w = Worker(fw, args)
                 try:
                     row[f"{fw}_import_rss_mb"] = w.ask(op="rss")["max_rss_mb"]
@@ -750,7 +756,7 @@ def markdown(results: dict[str, Any]) -> str:
                     if f"{fw}_import_rss_mb" in r
                     else "-"
                 )
-                for fw in ("keras", "torch")
+                for fw in FRAMEWORKS
             }
             lines.append(
                 f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
@@ -1056,7 +1062,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--only-profile", action="store_true", help="per-network pieces only"
     )
     # Internal: run as the worker process of one framework.
-    p.add_argument("--worker", choices=("keras", "torch"), help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 

@@ -44,8 +44,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         if not self._fusable(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
         # float32 statistics whatever the policy, as the Keras layer does.
-        # (Feeding bfloat16 straight to the kernel measured no faster:
-        # `--parts ablation` of benchmarks/train_throughput.py, issue 20.)
+        # (Feeding bfloat16 straight to the kernel measured +0.4%, within
+        # noise, and was not kept: docs/performance.md, issue 20.)
         x = tf.cast(inputs, "float32")
         gamma = tf.cast(self.gamma, "float32")
         beta = tf.cast(self.beta, "float32")

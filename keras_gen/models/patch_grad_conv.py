@@ -40,9 +40,9 @@ def _patch_matrix(x, k: int, s: int, out_hw) -> tf.Tensor:
     return tf.reshape(patches, (-1, k * k * x.shape[-1]))
 
 
-def _kernel_grad(big, small, kernel_shape, k: int, s: int):
+def _kernel_grad(big, small, kernel_shape, s: int):
     """Gradient of a conv kernel from its large-map and small-map tensors."""
-    patches = _patch_matrix(big, k, s, small.shape[1:3])
+    patches = _patch_matrix(big, kernel_shape[0], s, small.shape[1:3])
     flat = tf.reshape(small, (-1, small.shape[-1]))
     return tf.reshape(tf.linalg.matmul(patches, flat, transpose_a=True), kernel_shape)
 
@@ -56,8 +56,7 @@ def conv2d(x, kernel, stride: int):
 
         def grad(dy):
             dx = tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), stride, "SAME")
-            k = kernel.shape[0]
-            return dx, _kernel_grad(x, dy, kernel.shape, k, stride)
+            return dx, _kernel_grad(x, dy, kernel.shape, stride)
 
         return y, grad
 
@@ -78,8 +77,7 @@ def conv2d_transpose(x, kernel, stride: int):
 
         def grad(dy):
             dx = tf.nn.conv2d(dy, kernel, stride, "SAME")
-            k = kernel.shape[0]
-            return dx, _kernel_grad(dy, x, kernel.shape, k, stride)
+            return dx, _kernel_grad(dy, x, kernel.shape, stride)
 
         return y, grad
 
