@@ -8,14 +8,15 @@
 # checkpoints every 10 epochs (64,000 images = epoch_010), two seeds.
 #
 # Usage: bash benchmarks/recipe_study.sh [OUT_DIR] [RECIPE ...]
-#   recipes: dcgan best best_p1 resnet (default: all); SEEDS="0 1" to change;
+#   recipes: dcgan best best_p1 resnet fastgan (default: all); SEEDS="0 1"
+#   to change;
 #   `split` only makes the split (other scripts reuse it).
 # Then:    python benchmarks/recipe_table.py OUT_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/recipes}
 shift || true
-RECIPES=${*:-dcgan best best_p1 resnet}
+RECIPES=${*:-dcgan best best_p1 resnet fastgan}
 SEEDS=${SEEDS:-0 1}
 SRC=$(realpath ../shared/data/places365-rooms/bedroom256)
 KG=.venv/bin/keras-gen
@@ -36,6 +37,7 @@ args_of() {
     best)    echo "training/configs/quality_best.yaml" ;;
     best_p1) echo "training/configs/quality_best.yaml --set model.augment_p=1.0" ;;
     resnet)  echo "training/configs/quality_resnet.yaml" ;;
+    fastgan) echo "training/configs/quality_fastgan.yaml" ;;
     *) echo "unknown recipe $1" >&2; exit 2 ;;
   esac
 }

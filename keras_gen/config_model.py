@@ -96,18 +96,19 @@ class ModelConfig:
 
 @dataclass
 class GANConfig(ModelConfig):
-    """A GAN (`type: gan`): architecture `dcgan` or `resnet`.
+    """A GAN (`type: gan`): architecture `dcgan`, `resnet` or `fastgan`.
 
     `augment` is a DiffAugment policy, null, or `auto` (translation,cutout
     when the data has fewer than `AUTO_AUGMENT_BELOW` images).
     `augment_p` is the probability of each augmentation per example:
     "adaptive" (ADA) or a fixed number in [0, 1]. `freeze_d_layers` keeps
     the first that many discriminator layers (with weights) frozen while
-    fine-tuning from `init_from` (FreezeD).
+    fine-tuning from `init_from` (FreezeD). `reconstruction_weight` weighs
+    the self-supervised reconstruction loss of `fastgan`'s discriminator.
     """
 
     FAMILY: ClassVar[str] = "gan"
-    ARCHITECTURES: ClassVar[tuple[str, ...]] = ("dcgan", "resnet")
+    ARCHITECTURES: ClassVar[tuple[str, ...]] = ("dcgan", "resnet", "fastgan")
 
     type: Family = "gan"
     architecture: str = "dcgan"
@@ -123,6 +124,7 @@ class GANConfig(ModelConfig):
     ada_speed_kimg: float = 100.0
     r1_gamma: float = 0.0
     n_critic: int = 1
+    reconstruction_weight: float = 1.0
     freeze_d_layers: int = 0
 
     def validate(self, where: str) -> None:
@@ -134,6 +136,8 @@ class GANConfig(ModelConfig):
             raise ConfigError(f"{where}.ema_decay must be in [0, 1) or null.")
         if self.r1_gamma < 0:
             raise ConfigError(f"{where}.r1_gamma must be >= 0.")
+        if self.reconstruction_weight < 0:
+            raise ConfigError(f"{where}.reconstruction_weight must be >= 0.")
         if self.freeze_d_layers < 0:
             raise ConfigError(
                 f"{where}.freeze_d_layers must be >= 0, got {self.freeze_d_layers}."

@@ -4,9 +4,12 @@ from keras_gen.models.base import GenerativeModel, latents_from_seeds
 from keras_gen.models.fused_batch_norm import FusedBatchNormalization
 from keras_gen.models.gan.gan import GAN
 from keras_gen.models.gan.layers import (
+    GLU,
     ClassProjection,
     ConditionalBatchNormalization,
     GlobalSumPooling2D,
+    RandomQuadrantCrop,
+    ReconstructionError,
     SpectralNormalization,
 )
 from keras_gen.models.patch_grad_conv import (
@@ -24,10 +27,13 @@ __all__ = [
     "ConditionalBatchNormalization",
     "FusedBatchNormalization",
     "DenoisingAutoencoder",
+    "GLU",
     "GenerativeModel",
     "GlobalSumPooling2D",
     "PatchGradConv2D",
     "PatchGradConv2DTranspose",
+    "RandomQuadrantCrop",
+    "ReconstructionError",
     "Sampling",
     "SeriesAutoencoder",
     "SeriesVAE",

@@ -32,6 +32,10 @@ from keras_gen.config import (
     OptimizerConfig,
 )
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
+from keras_gen.models.gan.fastgan import (
+    build_fastgan_discriminator,
+    build_fastgan_generator,
+)
 from keras_gen.models.gan.gan import GAN
 from keras_gen.models.gan.resnet import (
     build_resnet_discriminator,
@@ -50,6 +54,7 @@ from keras_gen.precision import dtype_policy, resolve_precision
 GAN_ARCHITECTURES = {
     "dcgan": (build_dcgan_generator, build_dcgan_discriminator),
     "resnet": (build_resnet_generator, build_resnet_discriminator),
+    "fastgan": (build_fastgan_generator, build_fastgan_discriminator),
 }
 
 
@@ -134,6 +139,7 @@ def _build_gan(config: Config, synchronized_bn: bool, class_names) -> GAN:
         ada_speed_kimg=m.ada_speed_kimg,
         r1_gamma=m.r1_gamma,
         n_critic=m.n_critic,
+        reconstruction_weight=m.reconstruction_weight,
         class_names=class_names,
         seed=m.seed,
     )

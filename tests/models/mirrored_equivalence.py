@@ -4,7 +4,7 @@ Executed in a subprocess by the tests, because logical devices must be set up
 before TensorFlow initialises its runtime.
 
 Usage: python mirrored_equivalence.py {gan,vae,series_ae,series_vae} [loss]
-    [--full|--ada|--conditional-critic] [--local-mean]
+    [--full|--ada|--conditional-critic|--fastgan] [--local-mean]
 
 `--local-mean` swaps the global-batch reduction for a plain per-replica mean,
 the bug the test exists to catch; the test checks that it is caught.
@@ -26,6 +26,10 @@ import numpy as np  # noqa: E402
 from keras_gen.models.gan.dcgan import (  # noqa: E402
     build_dcgan_discriminator,
     build_dcgan_generator,
+)
+from keras_gen.models.gan.fastgan import (  # noqa: E402
+    build_fastgan_discriminator,
+    build_fastgan_generator,
 )
 from keras_gen.models.gan.gan import GAN  # noqa: E402
 from keras_gen.models.series import (  # noqa: E402
@@ -52,13 +56,15 @@ def build(kind, loss, extras=None):
     extras = dict(extras or {})
     if kind == "gan":
         classes = extras.get("num_classes")
+        fastgan = extras.pop("fastgan", False)
+        build_g, build_d = (
+            (build_fastgan_generator, build_fastgan_discriminator)
+            if fastgan
+            else (build_dcgan_generator, build_dcgan_discriminator)
+        )
         model = GAN(
-            build_dcgan_generator(
-                32, 16, 8, synchronized_bn=True, num_classes=classes, seed=1
-            ),
-            build_dcgan_discriminator(
-                32, 8, synchronized_bn=True, num_classes=classes, seed=2
-            ),
+            build_g(32, 16, 8, synchronized_bn=True, num_classes=classes, seed=1),
+            build_d(32, 8, synchronized_bn=True, num_classes=classes, seed=2),
             loss=loss,
             seed=3,
             **extras,
@@ -73,7 +79,8 @@ def build(kind, loss, extras=None):
         # drives the logits to ~10 and amplifies float rounding between the
         # runs chaotically (weight gap 6e-4 at 0.05, 6e-7 at 0.01, while a
         # wrong scaling shows at any rate).
-        lr = 0.01 if extras.get("n_critic", 1) > 1 else 0.05
+        # FastGAN's reconstruction term (d_loss ~18 at init) does the same.
+        lr = 0.01 if extras.get("n_critic", 1) > 1 or fastgan else 0.05
         model.compile(
             d_optimizer=keras.optimizers.SGD(lr),
             g_optimizer=keras.optimizers.SGD(lr),
@@ -136,6 +143,10 @@ def main():
     if "--conditional-critic" in sys.argv:
         # Class-conditional BN + projection discriminator, 3 critic updates.
         extras = {"num_classes": NUM_CLASSES, "n_critic": 3}
+    if "--fastgan" in sys.argv:
+        # Skip-layer excitation, GLU, the self-supervised discriminator: its
+        # quadrant draws and decoder batch norm must match one device's.
+        extras = {"fastgan": True}
     if "--local-mean" in sys.argv:
         from keras import ops
 

@@ -55,7 +55,8 @@ class GAN(GenerativeModel):
 
     Args:
         generator: model mapping `[batch, latent_dim]` to images in [-1, 1].
-        discriminator: model mapping images to logits `[batch, ...]`.
+        discriminator: model mapping images to logits `[batch, ...]`, or to
+            `[logits, reconstruction_error]` (self-supervised).
         loss: name of the loss, one of `keras_gen.models.gan.losses.GAN_LOSSES`
             ("ns", "hinge", "lsgan", "wgan-gp").
         gradient_penalty_weight: weight of the WGAN-GP penalty (used by
@@ -77,6 +78,10 @@ class GAN(GenerativeModel):
             images, every step (0: off).
         n_critic: discriminator updates per generator update (chunks of
             each batch).
+        reconstruction_weight: weight of the per-example reconstruction
+            error of real images in D's loss, for a self-supervised
+            discriminator (two outputs `[logits, error]`, e.g.
+            `build_fastgan_discriminator`); unused otherwise.
         num_classes: number of classes of a conditional GAN (None:
             unconditional).
         class_names: names of the classes (saved with the model, used by
@@ -112,6 +117,7 @@ class GAN(GenerativeModel):
         ada_speed_kimg: float = ADA_SPEED_KIMG,
         r1_gamma: float = 0.0,
         n_critic: int = 1,
+        reconstruction_weight: float = 1.0,
         num_classes: int | None = None,
         class_names: list[str] | None = None,
         seed: int | None = None,
@@ -128,6 +134,10 @@ class GAN(GenerativeModel):
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         if r1_gamma < 0:
             raise ValueError(f"r1_gamma must be >= 0, got {r1_gamma}")
+        if reconstruction_weight < 0:
+            raise ValueError(
+                f"reconstruction_weight must be >= 0, got {reconstruction_weight}"
+            )
         self.generator = generator
         self.discriminator = discriminator
         self.loss_name = loss
@@ -136,6 +146,8 @@ class GAN(GenerativeModel):
         self.seed = seed
         self.ema_decay = ema_decay
         self.r1_gamma = r1_gamma
+        self.reconstruction_weight = float(reconstruction_weight)
+        self.self_supervised = len(discriminator.outputs) == 2
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._init_augmentation(
@@ -186,6 +198,8 @@ class GAN(GenerativeModel):
             names.append("gradient_penalty")
         if self.r1_gamma > 0:
             names.append("r1_penalty")
+        if self.self_supervised:
+            names.append("reconstruction")
         return {name: keras.metrics.Mean(name=name) for name in names}
 
     def decode_latents(self, z, training=False):
@@ -272,6 +286,19 @@ class GAN(GenerativeModel):
         )
 
     # ------------------------------------------------------------------ steps
+    def discriminate(self, images, labels=None, training=False):
+        """`(logits, reconstruction_error or None)` of the discriminator.
+
+        A self-supervised discriminator (two outputs, e.g. FastGAN's) also
+        returns its per-example reconstruction error of `images`.
+        """
+        outputs = self.discriminator(
+            self._conditioned(images, labels), training=training
+        )
+        if self.self_supervised:
+            return outputs[0], outputs[1]
+        return outputs, None
+
     def _scores(self, logits):
         logits = ops.cast(logits, "float32")
         if self.gan_loss.probabilistic:
@@ -295,9 +322,7 @@ class GAN(GenerativeModel):
         interpolates = real + alpha * (fake - real)
         with tf.GradientTape() as tape:
             tape.watch(interpolates)
-            logits = self.discriminator(
-                self._conditioned(interpolates, labels), training=True
-            )
+            logits, _ = self.discriminate(interpolates, labels, training=True)
             logits = ops.sum(ops.cast(logits, "float32"))
         grads = tape.gradient(logits, interpolates)
         # The epsilon keeps the square root differentiable at a zero gradient.
@@ -309,7 +334,7 @@ class GAN(GenerativeModel):
         real = tf.cast(real, "float32")
         with tf.GradientTape() as tape:
             tape.watch(real)
-            logits = self.discriminator(self._conditioned(real, labels), training=True)
+            logits, _ = self.discriminate(real, labels, training=True)
             logits = ops.sum(ops.cast(logits, "float32"))
         grads = tape.gradient(logits, real)
         return ops.sum(ops.square(grads), axis=(1, 2, 3))
@@ -317,12 +342,8 @@ class GAN(GenerativeModel):
     def _discriminator_losses(self, real, fake, labels, training):
         real = self._augment(real) if training else real
         fake = self._augment(fake) if training else fake
-        real_logits = self.discriminator(
-            self._conditioned(real, labels), training=training
-        )
-        fake_logits = self.discriminator(
-            self._conditioned(fake, labels), training=training
-        )
+        real_logits, reconstruction = self.discriminate(real, labels, training)
+        fake_logits, _ = self.discriminate(fake, labels, training)
         per_example = self.gan_loss.discriminator(real_logits, fake_logits)
         logs = {
             "real_score": self._scores(real_logits),
@@ -344,6 +365,10 @@ class GAN(GenerativeModel):
             penalty = self._r1_penalty(real, labels)
             per_example = per_example + 0.5 * self.r1_gamma * penalty
             logs["r1_penalty"] = ops.mean(penalty)
+        if reconstruction is not None:
+            # FastGAN: D must also describe the real images it sees.
+            per_example = per_example + self.reconstruction_weight * reconstruction
+            logs["reconstruction"] = ops.mean(reconstruction)
         logs["d_loss"] = ops.mean(per_example)
         return per_example, logs, real_logits
 
@@ -403,8 +428,8 @@ class GAN(GenerativeModel):
 
             # Phase 3: generator update through the updated discriminator,
             # reusing the generated batch of phase 2.
-            fake_logits = self.discriminator(
-                self._conditioned(self._augment(fake), labels), training=True
+            fake_logits, _ = self.discriminate(
+                self._augment(fake), labels, training=True
             )
             g_per_example = self.gan_loss.generator(fake_logits)
             g_loss = self.g_optimizer.scale_loss(
@@ -438,9 +463,7 @@ class GAN(GenerativeModel):
             self._conditioned(self._noise(ops.shape(real)[0]), labels), training=False
         )
         _, logs, _ = self._discriminator_losses(real, fake, labels, training=False)
-        fake_logits = self.discriminator(
-            self._conditioned(fake, labels), training=False
-        )
+        fake_logits, _ = self.discriminate(fake, labels, training=False)
         logs["g_loss"] = ops.mean(self.gan_loss.generator(fake_logits))
         logs["diversity"] = batch_diversity(fake, real)
         self._record(logs)
@@ -463,6 +486,7 @@ class GAN(GenerativeModel):
                 "ada_speed_kimg": self.ada_speed_kimg,
                 "r1_gamma": self.r1_gamma,
                 "n_critic": self.n_critic,
+                "reconstruction_weight": self.reconstruction_weight,
                 "num_classes": self.num_classes,
                 "class_names": (
                     None if self.class_names is None else list(self.class_names)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_gen.models.distributed import replica_uniform
+
 
 @keras.saving.register_keras_serializable(package="keras_gen")
 class SpectralNormalization(keras.layers.SpectralNormalization):
@@ -227,3 +229,100 @@ class GlobalSumPooling2D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class GLU(keras.layers.Layer):
+    """Gated linear unit over channels: `a * sigmoid(b)` for `[a, b] = split(x)`.
+
+    FastGAN's activation (Liu et al. 2021): the convolution before it makes
+    twice the channels, half of which gate the other half.
+
+    Example:
+    >>> GLU()(keras.random.normal((2, 4, 4, 6))).shape
+    (2, 4, 4, 3)
+    """
+
+    def call(self, inputs):
+        a, b = ops.split(inputs, 2, axis=-1)
+        return a * ops.sigmoid(b)
+
+    def compute_output_shape(self, input_shape):
+        if input_shape[-1] % 2:
+            raise ValueError(f"GLU needs an even channel count, got {input_shape}")
+        return (*input_shape[:-1], input_shape[-1] // 2)
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class RandomQuadrantCrop(keras.layers.Layer):
+    """The same random quadrant of a feature map and of its image, per example.
+
+    The part decoder of FastGAN's self-supervised discriminator rebuilds one
+    quadrant of the image from the matching quadrant of a feature map; the
+    quadrant is drawn per example while training (the first one otherwise).
+
+    Args:
+        seed: seed of the quadrant draws.
+
+    Example:
+    >>> crop = RandomQuadrantCrop(seed=0)
+    >>> f, x = crop([keras.random.normal((2, 8, 8, 4)),
+    ...              keras.random.normal((2, 32, 32, 3))], training=True)
+    >>> tuple(f.shape), tuple(x.shape)
+    ((2, 4, 4, 4), (2, 16, 16, 3))
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    @staticmethod
+    def _quadrants(x):
+        h, w = x.shape[1] // 2, x.shape[2] // 2
+        parts = [x[:, :h, :w], x[:, :h, w:], x[:, h:, :w], x[:, h:, w:]]
+        return ops.stack(parts, axis=1)
+
+    def call(self, inputs, training=None):
+        batch = ops.shape(inputs[0])[0]
+        if training:
+            # Drawn for the global batch and sliced per replica, so that N
+            # replicas crop what one device would.
+            u = replica_uniform((batch,), self.seed_generator)
+            index = ops.minimum(ops.cast(ops.floor(4.0 * u), "int32"), 3)
+        else:
+            index = ops.zeros((batch,), "int32")
+        one_hot = ops.one_hot(index, 4)
+        outputs = []
+        for x in inputs:
+            weights = ops.reshape(ops.cast(one_hot, x.dtype), (batch, 4, 1, 1, 1))
+            outputs.append(ops.sum(self._quadrants(x) * weights, axis=1))
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return [(s[0], s[1] // 2, s[2] // 2, s[3]) for s in input_shape]
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class ReconstructionError(keras.layers.Layer):
+    """Per-example mean squared error `[batch]` of `[decoded, target]` (float32).
+
+    Example:
+    >>> ReconstructionError()([ops.ones((2, 4, 4, 3)), ops.zeros((2, 4, 4, 3))])
+    ... # doctest: +ELLIPSIS
+    <tf.Tensor: shape=(2,), dtype=float32, numpy=array([1., 1.]...)>
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        decoded, target = (ops.cast(x, "float32") for x in inputs)
+        return ops.mean(ops.square(decoded - target), axis=(1, 2, 3))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0],)
