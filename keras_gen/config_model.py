@@ -104,7 +104,9 @@ class GANConfig(ModelConfig):
     "adaptive" (ADA) or a fixed number in [0, 1]. `freeze_d_layers` keeps
     the first that many discriminator layers (with weights) frozen while
     fine-tuning from `init_from` (FreezeD). `reconstruction_weight` weighs
-    the self-supervised reconstruction loss of `fastgan`'s discriminator.
+    the self-supervised reconstruction loss of `fastgan`'s discriminator;
+    `class_loss_weight` > 0 gives a conditional GAN's discriminator an
+    AC-GAN class head with that loss weight.
     """
 
     FAMILY: ClassVar[str] = "gan"
@@ -125,6 +127,7 @@ class GANConfig(ModelConfig):
     r1_gamma: float = 0.0
     n_critic: int = 1
     reconstruction_weight: float = 1.0
+    class_loss_weight: float = 0.0
     freeze_d_layers: int = 0
 
     def validate(self, where: str) -> None:
@@ -136,8 +139,10 @@ class GANConfig(ModelConfig):
             raise ConfigError(f"{where}.ema_decay must be in [0, 1) or null.")
         if self.r1_gamma < 0:
             raise ConfigError(f"{where}.r1_gamma must be >= 0.")
-        if self.reconstruction_weight < 0:
-            raise ConfigError(f"{where}.reconstruction_weight must be >= 0.")
+        if self.reconstruction_weight < 0 or self.class_loss_weight < 0:
+            raise ConfigError(
+                f"{where}.reconstruction_weight and class_loss_weight must be >= 0."
+            )
         if self.freeze_d_layers < 0:
             raise ConfigError(
                 f"{where}.freeze_d_layers must be >= 0, got {self.freeze_d_layers}."

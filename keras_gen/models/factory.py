@@ -118,6 +118,11 @@ def _build_gan(config: Config, synchronized_bn: bool, class_names) -> GAN:
         num_classes=num_classes,
         seed=m.seed,
     )
+    if m.class_loss_weight > 0 and not num_classes:
+        raise ConfigError(
+            "model.class_loss_weight > 0 (the AC-GAN class head) needs a "
+            "conditional GAN: set data.labels."
+        )
     discriminator = build_d(
         m.image_size,
         m.width,
@@ -125,6 +130,7 @@ def _build_gan(config: Config, synchronized_bn: bool, class_names) -> GAN:
         spectral_norm=m.spectral_norm,
         num_classes=num_classes,
         seed=None if m.seed is None else m.seed + 1,
+        class_head=m.class_loss_weight > 0,
     )
     return GAN(
         generator,
@@ -140,6 +146,7 @@ def _build_gan(config: Config, synchronized_bn: bool, class_names) -> GAN:
         r1_gamma=m.r1_gamma,
         n_critic=m.n_critic,
         reconstruction_weight=m.reconstruction_weight,
+        class_loss_weight=m.class_loss_weight or 1.0,
         class_names=class_names,
         seed=m.seed,
     )

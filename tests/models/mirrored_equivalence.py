@@ -4,7 +4,7 @@ Executed in a subprocess by the tests, because logical devices must be set up
 before TensorFlow initialises its runtime.
 
 Usage: python mirrored_equivalence.py {gan,vae,series_ae,series_vae} [loss]
-    [--full|--ada|--conditional-critic|--fastgan] [--local-mean]
+    [--full|--ada|--conditional-critic|--fastgan|--acgan] [--local-mean]
 
 `--local-mean` swaps the global-batch reduction for a plain per-replica mean,
 the bug the test exists to catch; the test checks that it is caught.
@@ -57,6 +57,7 @@ def build(kind, loss, extras=None):
     if kind == "gan":
         classes = extras.get("num_classes")
         fastgan = extras.pop("fastgan", False)
+        class_head = extras.pop("class_head", False)
         build_g, build_d = (
             (build_fastgan_generator, build_fastgan_discriminator)
             if fastgan
@@ -64,7 +65,14 @@ def build(kind, loss, extras=None):
         )
         model = GAN(
             build_g(32, 16, 8, synchronized_bn=True, num_classes=classes, seed=1),
-            build_d(32, 8, synchronized_bn=True, num_classes=classes, seed=2),
+            build_d(
+                32,
+                8,
+                synchronized_bn=True,
+                num_classes=classes,
+                seed=2,
+                class_head=class_head,
+            ),
             loss=loss,
             seed=3,
             **extras,
@@ -79,8 +87,9 @@ def build(kind, loss, extras=None):
         # drives the logits to ~10 and amplifies float rounding between the
         # runs chaotically (weight gap 6e-4 at 0.05, 6e-7 at 0.01, while a
         # wrong scaling shows at any rate).
-        # FastGAN's reconstruction term (d_loss ~18 at init) does the same.
-        lr = 0.01 if extras.get("n_critic", 1) > 1 or fastgan else 0.05
+        # FastGAN's reconstruction term (d_loss ~18 at init) and the class
+        # head's cross-entropy on sum-pooled features (~5 at init) do the same.
+        lr = 0.01 if extras.get("n_critic", 1) > 1 or fastgan or class_head else 0.05
         model.compile(
             d_optimizer=keras.optimizers.SGD(lr),
             g_optimizer=keras.optimizers.SGD(lr),
@@ -147,6 +156,9 @@ def main():
         # Skip-layer excitation, GLU, the self-supervised discriminator: its
         # quadrant draws and decoder batch norm must match one device's.
         extras = {"fastgan": True}
+    if "--acgan" in sys.argv:
+        # Projection D with the AC-GAN class head on 3 classes.
+        extras = {"num_classes": NUM_CLASSES, "class_head": True}
     if "--local-mean" in sys.argv:
         from keras import ops
 

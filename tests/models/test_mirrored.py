@@ -40,6 +40,7 @@ def run_equivalence(*args):
         # flips whole examples' gradients (6e-5 to 1e-3 apart); the smooth
         # loss checks the same networks.
         ("gan", "ns", "--fastgan"),
+        ("gan", "ns", "--acgan"),  # AC-GAN class head, both class losses
         ("vae",),
         ("series_ae",),  # windows of a 2-channel series
         ("series_vae",),

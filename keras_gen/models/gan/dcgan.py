@@ -68,6 +68,31 @@ def generator_inputs(latent_dim: int, num_classes):
     return z, label, [z, label]
 
 
+def discriminator_outputs(
+    logits, features, label, num_classes, *, spectral_norm, class_head=False, extra=None
+):
+    """A discriminator's outputs from its logit and its pooled `features`.
+
+    A conditional discriminator adds the projection term to the logit
+    (`add_class_projection`); `class_head` adds AC-GAN's class logits
+    `[batch, num_classes]` (Odena et al. 2017), read by
+    `GAN(class_loss_weight=...)`. Returns the logits alone, or a dict with
+    `logits`, `class_logits` and the `extra` named outputs when there are any.
+    """
+    if num_classes:
+        logits = add_class_projection(
+            logits, features, label, num_classes, spectral_norm
+        )
+    outputs = {"logits": logits, **(extra or {})}
+    if class_head:
+        if not num_classes:
+            raise ValueError("class_head needs num_classes (a conditional model)")
+        dense = keras.layers.Dense(num_classes, dtype="float32", name="class_logits")
+        head = SpectralNormalization(dense) if spectral_norm else dense
+        outputs["class_logits"] = head(features)
+    return logits if len(outputs) == 1 else outputs
+
+
 def add_class_projection(logits, features, label, num_classes, spectral_norm):
     """`logits + <embed(label), features>`: the projection discriminator's output."""
     projection = ClassProjection(
@@ -177,6 +202,7 @@ def build_dcgan_discriminator(
     num_classes: int | None = None,
     seed: int | None = None,
     name: str = "discriminator",
+    class_head: bool = False,
 ) -> keras.Model:
     """DCGAN discriminator: images in [-1, 1] -> one logit per image.
 
@@ -195,6 +221,8 @@ def build_dcgan_discriminator(
             unconditional).
         seed: seed of the weight initialisers (None: random).
         name: model name.
+        class_head: also output AC-GAN class logits (conditional only; the
+            outputs are then a dict, see `discriminator_outputs`).
 
     Example:
     >>> d = build_dcgan_discriminator(image_size=32, width=8)
@@ -237,10 +265,18 @@ def build_dcgan_discriminator(
         )
     )(x)
     logits = keras.layers.Flatten(dtype="float32", name="logits")(x)
+    pooled = None
     if num_classes:
         # Summed, as the 4x4 logit convolution sums over positions too: a
         # mean made the class term 16x weaker than the unconditional logit
         # at 64 px, and the label barely changed the samples.
         pooled = GlobalSumPooling2D(dtype="float32", name="class_pool")(features)
-        logits = add_class_projection(logits, pooled, label, num_classes, spectral_norm)
-    return keras.Model(inputs, logits, name=name)
+    outputs = discriminator_outputs(
+        logits,
+        pooled,
+        label,
+        num_classes,
+        spectral_norm=spectral_norm,
+        class_head=class_head,
+    )
+    return keras.Model(inputs, outputs, name=name)

@@ -18,8 +18,9 @@ kept here at a size for 64x64 rooms on a CPU:
   without overfitting them. The paper uses a perceptual distance; this uses
   the mean squared error (no pretrained network inside a discriminator).
 
-The discriminator has two outputs, `[logits, reconstruction_error]`; the GAN
-reads both (`GAN.discriminate`).
+The discriminator's outputs are a dict, `{"logits", "reconstruction_error"}`
+(and `class_logits` with an AC-GAN head); the GAN reads them all
+(`GAN.discriminate`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import keras
 from keras_gen.models.base import num_stages
 from keras_gen.models.gan.dcgan import (
     _batch_norm,
-    add_class_projection,
     discriminator_inputs,
+    discriminator_outputs,
     generator_inputs,
     generator_norm,
 )
@@ -231,8 +232,9 @@ def build_fastgan_discriminator(
     num_classes: int | None = None,
     seed: int | None = None,
     name: str = "discriminator",
+    class_head: bool = False,
 ) -> keras.Model:
-    """Self-supervised FastGAN discriminator: images -> `[logits, error]`.
+    """Self-supervised FastGAN discriminator: images -> logits and errors.
 
     Down-blocks (strided 4x4 and 3x3 convolutions averaged with a pooled 1x1
     shortcut, batch norm, LeakyReLU 0.2) halve the side down to 4x4;
@@ -255,11 +257,12 @@ def build_fastgan_discriminator(
             term); None: unconditional.
         seed: seed of the weight initialisers and quadrant draws.
         name: model name.
+        class_head: also output AC-GAN class logits (conditional only).
 
     Example:
     >>> d = build_fastgan_discriminator(image_size=32, width=8)
-    >>> logits, error = d(keras.random.uniform((2, 32, 32, 3)))
-    >>> tuple(logits.shape), tuple(error.shape)
+    >>> out = d(keras.random.uniform((2, 32, 32, 3)))
+    >>> tuple(out["logits"].shape), tuple(out["reconstruction_error"].shape)
     ((2, 1), (2,))
     """
     stages = num_stages(image_size)
@@ -294,12 +297,17 @@ def build_fastgan_discriminator(
         1, kernel_initializer=_init(seed, 998), dtype="float32", name="logit"
     )
     logits = (SpectralNormalization(dense) if spectral_norm else dense)(features)
-    if num_classes:
-        logits = add_class_projection(
-            logits, features, label, num_classes, spectral_norm
-        )
     error = _reconstruction_error(images, maps, width, synchronized_bn, seed)
-    return keras.Model(inputs, [logits, error], name=name)
+    outputs = discriminator_outputs(
+        logits,
+        features,
+        label,
+        num_classes,
+        spectral_norm=spectral_norm,
+        class_head=class_head,
+        extra={"reconstruction_error": error},
+    )
+    return keras.Model(inputs, outputs, name=name)
 
 
 def _reconstruction_error(images, maps, width, synchronized_bn, seed):

@@ -56,7 +56,8 @@ class GAN(GenerativeModel):
     Args:
         generator: model mapping `[batch, latent_dim]` to images in [-1, 1].
         discriminator: model mapping images to logits `[batch, ...]`, or to
-            `[logits, reconstruction_error]` (self-supervised).
+            a dict of `logits` and `reconstruction_error` (self-supervised)
+            and/or `class_logits` (AC-GAN head).
         loss: name of the loss, one of `keras_gen.models.gan.losses.GAN_LOSSES`
             ("ns", "hinge", "lsgan", "wgan-gp").
         gradient_penalty_weight: weight of the WGAN-GP penalty (used by
@@ -82,6 +83,10 @@ class GAN(GenerativeModel):
             error of real images in D's loss, for a self-supervised
             discriminator (two outputs `[logits, error]`, e.g.
             `build_fastgan_discriminator`); unused otherwise.
+        class_loss_weight: weight of the AC-GAN class losses (Odena et al.
+            2017) for a discriminator with `class_logits` (`class_head=True`):
+            D's cross-entropy on real images' labels, G's on its images'
+            labels; unused otherwise.
         num_classes: number of classes of a conditional GAN (None:
             unconditional).
         class_names: names of the classes (saved with the model, used by
@@ -118,6 +123,7 @@ class GAN(GenerativeModel):
         r1_gamma: float = 0.0,
         n_critic: int = 1,
         reconstruction_weight: float = 1.0,
+        class_loss_weight: float = 1.0,
         num_classes: int | None = None,
         class_names: list[str] | None = None,
         seed: int | None = None,
@@ -134,10 +140,12 @@ class GAN(GenerativeModel):
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         if r1_gamma < 0:
             raise ValueError(f"r1_gamma must be >= 0, got {r1_gamma}")
-        if reconstruction_weight < 0:
-            raise ValueError(
-                f"reconstruction_weight must be >= 0, got {reconstruction_weight}"
-            )
+        for key, value in (
+            ("reconstruction_weight", reconstruction_weight),
+            ("class_loss_weight", class_loss_weight),
+        ):
+            if value < 0:
+                raise ValueError(f"{key} must be >= 0, got {value}")
         self.generator = generator
         self.discriminator = discriminator
         self.loss_name = loss
@@ -147,7 +155,8 @@ class GAN(GenerativeModel):
         self.ema_decay = ema_decay
         self.r1_gamma = r1_gamma
         self.reconstruction_weight = float(reconstruction_weight)
-        self.self_supervised = len(discriminator.outputs) == 2
+        self.class_loss_weight = float(class_loss_weight)
+        self._read_discriminator_outputs(discriminator)
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._init_augmentation(
@@ -164,6 +173,15 @@ class GAN(GenerativeModel):
         # Both sub-models are functional and already built; marking the GAN
         # built stops `fit` from calling it on an image batch to build it.
         self.built = True
+
+    def _read_discriminator_outputs(self, discriminator):
+        """Which extra outputs (FastGAN's error, AC-GAN's classes) D has."""
+        outputs = discriminator.output
+        names = set(outputs) if isinstance(outputs, dict) else set()
+        self.self_supervised = "reconstruction_error" in names
+        self.auxiliary_classifier = "class_logits" in names
+        if self.auxiliary_classifier and not self.num_classes:
+            raise ValueError("a discriminator with class_logits needs num_classes")
 
     def _init_augmentation(self, augment, augment_p, target, interval, speed_kimg):
         """DiffAugment's policy, its probability and the ADA controller."""
@@ -200,6 +218,8 @@ class GAN(GenerativeModel):
             names.append("r1_penalty")
         if self.self_supervised:
             names.append("reconstruction")
+        if self.auxiliary_classifier:
+            names += ["d_class_loss", "g_class_loss"]
         return {name: keras.metrics.Mean(name=name) for name in names}
 
     def decode_latents(self, z, training=False):
@@ -286,18 +306,20 @@ class GAN(GenerativeModel):
         )
 
     # ------------------------------------------------------------------ steps
-    def discriminate(self, images, labels=None, training=False):
-        """`(logits, reconstruction_error or None)` of the discriminator.
-
-        A self-supervised discriminator (two outputs, e.g. FastGAN's) also
-        returns its per-example reconstruction error of `images`.
-        """
+    def discriminate(self, images, labels=None, training=False) -> dict:
+        """The discriminator's outputs as a dict: `logits`, and when it has them
+        `reconstruction_error` (self-supervised, e.g. FastGAN's) and
+        `class_logits` (AC-GAN head)."""
         outputs = self.discriminator(
             self._conditioned(images, labels), training=training
         )
-        if self.self_supervised:
-            return outputs[0], outputs[1]
-        return outputs, None
+        return outputs if isinstance(outputs, dict) else {"logits": outputs}
+
+    def _class_loss(self, outputs, labels):
+        """Per-example cross-entropy of the AC-GAN head against `labels`."""
+        return keras.losses.sparse_categorical_crossentropy(
+            labels, ops.cast(outputs["class_logits"], "float32"), from_logits=True
+        )
 
     def _scores(self, logits):
         logits = ops.cast(logits, "float32")
@@ -322,7 +344,7 @@ class GAN(GenerativeModel):
         interpolates = real + alpha * (fake - real)
         with tf.GradientTape() as tape:
             tape.watch(interpolates)
-            logits, _ = self.discriminate(interpolates, labels, training=True)
+            logits = self.discriminate(interpolates, labels, training=True)["logits"]
             logits = ops.sum(ops.cast(logits, "float32"))
         grads = tape.gradient(logits, interpolates)
         # The epsilon keeps the square root differentiable at a zero gradient.
@@ -334,7 +356,7 @@ class GAN(GenerativeModel):
         real = tf.cast(real, "float32")
         with tf.GradientTape() as tape:
             tape.watch(real)
-            logits, _ = self.discriminate(real, labels, training=True)
+            logits = self.discriminate(real, labels, training=True)["logits"]
             logits = ops.sum(ops.cast(logits, "float32"))
         grads = tape.gradient(logits, real)
         return ops.sum(ops.square(grads), axis=(1, 2, 3))
@@ -342,8 +364,9 @@ class GAN(GenerativeModel):
     def _discriminator_losses(self, real, fake, labels, training):
         real = self._augment(real) if training else real
         fake = self._augment(fake) if training else fake
-        real_logits, reconstruction = self.discriminate(real, labels, training)
-        fake_logits, _ = self.discriminate(fake, labels, training)
+        real_out = self.discriminate(real, labels, training)
+        real_logits = real_out["logits"]
+        fake_logits = self.discriminate(fake, labels, training)["logits"]
         per_example = self.gan_loss.discriminator(real_logits, fake_logits)
         logs = {
             "real_score": self._scores(real_logits),
@@ -365,10 +388,17 @@ class GAN(GenerativeModel):
             penalty = self._r1_penalty(real, labels)
             per_example = per_example + 0.5 * self.r1_gamma * penalty
             logs["r1_penalty"] = ops.mean(penalty)
-        if reconstruction is not None:
+        if self.self_supervised:
             # FastGAN: D must also describe the real images it sees.
-            per_example = per_example + self.reconstruction_weight * reconstruction
-            logs["reconstruction"] = ops.mean(reconstruction)
+            error = real_out["reconstruction_error"]
+            per_example = per_example + self.reconstruction_weight * error
+            logs["reconstruction"] = ops.mean(error)
+        if self.auxiliary_classifier:
+            # AC-GAN: D also learns the room type of real images (real only:
+            # classifying fakes would reward D for the generator's mistakes).
+            class_loss = self._class_loss(real_out, labels)
+            per_example = per_example + self.class_loss_weight * class_loss
+            logs["d_class_loss"] = ops.mean(class_loss)
         logs["d_loss"] = ops.mean(per_example)
         return per_example, logs, real_logits
 
@@ -428,10 +458,12 @@ class GAN(GenerativeModel):
 
             # Phase 3: generator update through the updated discriminator,
             # reusing the generated batch of phase 2.
-            fake_logits, _ = self.discriminate(
-                self._augment(fake), labels, training=True
-            )
-            g_per_example = self.gan_loss.generator(fake_logits)
+            fake_out = self.discriminate(self._augment(fake), labels, training=True)
+            g_per_example = self.gan_loss.generator(fake_out["logits"])
+            if self.auxiliary_classifier:
+                # AC-GAN: images of a label must be classified as that label.
+                g_class = self._class_loss(fake_out, labels)
+                g_per_example = g_per_example + self.class_loss_weight * g_class
             g_loss = self.g_optimizer.scale_loss(
                 average_over_global_batch(g_per_example)
             )
@@ -442,6 +474,8 @@ class GAN(GenerativeModel):
             self._update_ema()
 
         logs["g_loss"] = ops.mean(g_per_example)
+        if self.auxiliary_classifier:
+            logs["g_class_loss"] = ops.mean(g_class)
         logs["diversity"] = batch_diversity(fake, real)
         self._record(logs)
         return self._logs()
@@ -463,8 +497,10 @@ class GAN(GenerativeModel):
             self._conditioned(self._noise(ops.shape(real)[0]), labels), training=False
         )
         _, logs, _ = self._discriminator_losses(real, fake, labels, training=False)
-        fake_logits, _ = self.discriminate(fake, labels, training=False)
-        logs["g_loss"] = ops.mean(self.gan_loss.generator(fake_logits))
+        fake_out = self.discriminate(fake, labels, training=False)
+        logs["g_loss"] = ops.mean(self.gan_loss.generator(fake_out["logits"]))
+        if self.auxiliary_classifier:
+            logs["g_class_loss"] = ops.mean(self._class_loss(fake_out, labels))
         logs["diversity"] = batch_diversity(fake, real)
         self._record(logs)
         return self._logs()
@@ -487,6 +523,7 @@ class GAN(GenerativeModel):
                 "r1_gamma": self.r1_gamma,
                 "n_critic": self.n_critic,
                 "reconstruction_weight": self.reconstruction_weight,
+                "class_loss_weight": self.class_loss_weight,
                 "num_classes": self.num_classes,
                 "class_names": (
                     None if self.class_names is None else list(self.class_names)

@@ -14,8 +14,8 @@ import keras
 
 from keras_gen.models.base import num_stages
 from keras_gen.models.gan.dcgan import (
-    add_class_projection,
     discriminator_inputs,
+    discriminator_outputs,
     generator_inputs,
     generator_norm,
 )
@@ -111,6 +111,7 @@ def build_resnet_discriminator(
     num_classes: int | None = None,
     seed: int | None = None,
     name: str = "discriminator",
+    class_head: bool = False,
 ) -> keras.Model:
     """Residual discriminator: images in [-1, 1] -> one logit per image.
 
@@ -131,6 +132,7 @@ def build_resnet_discriminator(
             projection term); None: unconditional.
         seed: seed of the weight initialisers (None: random).
         name: model name.
+        class_head: also output AC-GAN class logits (conditional only).
 
     Example:
     >>> d = build_resnet_discriminator(image_size=32, width=8)
@@ -174,8 +176,8 @@ def build_resnet_discriminator(
             1, kernel_initializer=_init(seed, 998), dtype="float32", name="logit"
         )
     )(features)
-    if num_classes:
-        logits = add_class_projection(
-            logits, features, label, num_classes, spectral_norm
-        )
-    return keras.Model(inputs, logits, name=name)
+    outputs = discriminator_outputs(
+        logits, features, label, num_classes,
+        spectral_norm=spectral_norm, class_head=class_head,
+    )
+    return keras.Model(inputs, outputs, name=name)

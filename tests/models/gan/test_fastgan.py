@@ -37,7 +37,8 @@ def test_shapes_and_excitation_layers(size):
     out = g(np.random.default_rng(0).normal(size=(2, 8)).astype("float32"))
     assert out.shape == (2, size, size, 3)
     assert float(np.abs(out).max()) <= 1.0
-    logits, error = d(out)
+    outputs = d(out)
+    logits, error = outputs["logits"], outputs["reconstruction_error"]
     assert logits.shape == (2, 1) and error.shape == (2,)
     assert float(np.min(error)) > 0
     # One excitation per map of 32 px and up, each from the map 8x smaller.
