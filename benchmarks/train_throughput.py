@@ -26,6 +26,7 @@ benchmarks/results/.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -654,24 +655,39 @@ def matmul_peak(precisions: list[str], n: int = 2048, reps: int = 10) -> dict[st
 def memory_table(
     sizes: list[int], batch: int, args, kinds: list[str]
 ) -> list[dict[str, Any]]:
-    """Max RSS of a fresh worker process that built the model and trained 3 steps."""
+    """Max RSS of a fresh worker process that built the model and trained 3 steps.
+
+    One row per precision of `--precisions`: keras-gen at that policy against
+    PyTorch eager channels_last (with bfloat16 autocast for mixed_bfloat16;
+    compiled variants would add the compiler's own memory).
+    """
     rows = []
-    for size in sizes:
-        for kind in kinds:
-            row: dict[str, Any] = {"model": kind, "image_size": size, "batch": batch}
-            for fw in FRAMEWORKS:
-                w = Worker(fw, args)
-                try:
-                    row[f"{fw}_import_rss_mb"] = w.ask(op="rss")["max_rss_mb"]
-                    w.ask(
-                        op="build", kind=kind, size=size, batch=batch, **RECIPES[kind]
-                    )
-                    w.ask(op="run", steps=3)
-                    row[f"{fw}_max_rss_mb"] = w.ask(op="rss")["max_rss_mb"]
-                finally:
-                    w.close()
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+    for size, kind, precision in itertools.product(
+        sizes, kinds, args.precisions.split(",")
+    ):
+        autocast = AUTOCAST.get(precision)
+        flags = {
+            "keras": [f"--precision={precision}"],
+            "torch": ["--memory-format=channels_last"]
+            + ([f"--autocast={autocast}"] if autocast else []),
+        }
+        row: dict[str, Any] = {
+            "model": kind,
+            "image_size": size,
+            "batch": batch,
+            "precision": precision,
+        }
+        for fw in FRAMEWORKS:
+            w = Worker(fw, args, flags=flags[fw])
+            try:
+                row[f"{fw}_import_rss_mb"] = w.ask(op="rss")["max_rss_mb"]
+                w.ask(op="build", kind=kind, size=size, batch=batch, **RECIPES[kind])
+                w.ask(op="run", steps=3)
+                row[f"{fw}_max_rss_mb"] = w.ask(op="rss")["max_rss_mb"]
+            finally:
+                w.close()
+        print(json.dumps(row), flush=True)
+        rows.append(row)
     return rows
 
 
@@ -745,9 +761,10 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("memory"):
         lines += [
             "",
-            "| model | image | batch | Keras max RSS (MB) | PyTorch max RSS (MB) "
+            "| model | image | batch | precision | Keras max RSS (MB) "
+            "| PyTorch max RSS (MB) "
             "| Keras: training's share (above import) | PyTorch: same |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in results["memory"]:
             share = {
@@ -760,6 +777,7 @@ def markdown(results: dict[str, Any]) -> str:
             }
             lines.append(
                 f"| {NAMES[r['model']]} | {r['image_size']} | {r['batch']} | "
+                f"{r.get('precision', 'float32')} | "
                 f"{r['keras_max_rss_mb']} | {r['torch_max_rss_mb']} | "
                 f"{share['keras']} | {share['torch']} |"
             )
