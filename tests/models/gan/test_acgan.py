@@ -43,6 +43,10 @@ def test_every_discriminator_gets_class_logits(architecture):
     assert out["class_logits"].shape == (4, CLASSES)
     assert model.auxiliary_classifier
     assert model.self_supervised == (architecture == "fastgan")
+    # A plain dense head even beside spectral norm: the class logits need a
+    # free scale (under spectral norm the class loss stuck near chance).
+    head = model.discriminator.get_layer("class_logits")
+    assert type(head) is keras.layers.Dense
 
 
 def test_class_head_needs_classes():
