@@ -67,7 +67,7 @@ def _up_block(x, label, out, *, double, norm, seed, name):
             kernel_initializer=_init(seed, j),
             name=f"{name}_conv{j}",
         )(x)
-        x = norm(f"{name}_bn{j}", seed + 50 + j if seed is not None else None)(x, label)
+        x = norm(f"{name}_bn{j}", _offset(seed, 50 + j))(x, label)
         x = GLU(name=f"{name}_glu{j}")(x)
     return x
 
@@ -198,20 +198,23 @@ def _down_block(x, out, *, conv, synchronized_bn, seed, name):
 
 def _decoder(x, side, channels, width, *, synchronized_bn, seed, name):
     """Up-blocks from `x` to a `side` x `side` image in [-1, 1] (float32)."""
+
+    def norm(layer_name, layer_seed):
+        layer = _batch_norm(synchronized_bn, layer_seed, layer_name)
+        return lambda h, label: layer(h)
+
     i = 0
     while x.shape[1] < side:
-        out = max(width // 2**i, 8)
-        x = keras.layers.UpSampling2D(2, name=f"{name}_up{i}")(x)
-        x = keras.layers.Conv2D(
-            2 * out,
-            3,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=_init(seed, i),
-            name=f"{name}_conv{i}",
-        )(x)
-        x = _batch_norm(synchronized_bn, _offset(seed, 50 + i), f"{name}_bn{i}")(x)
-        x = GLU(name=f"{name}_glu{i}")(x)
+        x = _up_block(
+            x,
+            None,
+            max(width // 2**i, 8),
+            double=False,
+            norm=norm,
+            # seed + i: the same initial weights as the first version.
+            seed=_offset(seed, i),
+            name=f"{name}_up{i}",
+        )
         i += 1
     x = keras.layers.Conv2D(
         channels,

@@ -119,7 +119,7 @@ def test_decoders_do_not_train_at_reconstruction_weight_zero():
     model.compile(
         d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3)
     )
-    decoder = model.discriminator.get_layer("decode_whole_conv0")
+    decoder = model.discriminator.get_layer("decode_whole_up0_conv0")
     before = np.array(decoder.kernel)
     history = model.fit(images(), batch_size=8, epochs=1, verbose=0)
     moved = np.abs(np.array(decoder.kernel) - before).max()
