@@ -69,7 +69,7 @@ def generator_inputs(latent_dim: int, num_classes):
 
 
 def discriminator_outputs(
-    logits, features, label, num_classes, *, spectral_norm, class_head=False, extra=None
+    logits, features, label, num_classes, spectral_norm, class_head=False, extra=None
 ):
     """A discriminator's outputs from its logit and its pooled `features`.
 
@@ -225,8 +225,7 @@ def build_dcgan_discriminator(
             unconditional).
         seed: seed of the weight initialisers (None: random).
         name: model name.
-        class_head: also output AC-GAN class logits (conditional only; the
-            outputs are then a dict, see `discriminator_outputs`).
+        class_head: also output AC-GAN class logits (`discriminator_outputs`).
 
     Example:
     >>> d = build_dcgan_discriminator(image_size=32, width=8)
@@ -269,18 +268,12 @@ def build_dcgan_discriminator(
         )
     )(x)
     logits = keras.layers.Flatten(dtype="float32", name="logits")(x)
-    pooled = None
-    if num_classes:
-        # Summed, as the 4x4 logit convolution sums over positions too: a
-        # mean made the class term 16x weaker than the unconditional logit
-        # at 64 px, and the label barely changed the samples.
-        pooled = GlobalSumPooling2D(dtype="float32", name="class_pool")(features)
+    # Summed, as the 4x4 logit convolution sums over positions too: a mean
+    # made the class term 16x weaker than the unconditional logit at 64 px,
+    # and the label barely changed the samples.
+    pool = GlobalSumPooling2D(dtype="float32", name="class_pool")
+    pooled = pool(features) if num_classes else None
     outputs = discriminator_outputs(
-        logits,
-        pooled,
-        label,
-        num_classes,
-        spectral_norm=spectral_norm,
-        class_head=class_head,
+        logits, pooled, label, num_classes, spectral_norm, class_head
     )
     return keras.Model(inputs, outputs, name=name)

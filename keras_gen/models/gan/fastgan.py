@@ -301,14 +301,9 @@ def build_fastgan_discriminator(
     )
     logits = (SpectralNormalization(dense) if spectral_norm else dense)(features)
     error = _reconstruction_error(images, maps, width, synchronized_bn, seed)
+    extra = {"reconstruction_error": error}
     outputs = discriminator_outputs(
-        logits,
-        features,
-        label,
-        num_classes,
-        spectral_norm=spectral_norm,
-        class_head=class_head,
-        extra={"reconstruction_error": error},
+        logits, features, label, num_classes, spectral_norm, class_head, extra
     )
     return keras.Model(inputs, outputs, name=name)
 

@@ -177,7 +177,6 @@ def build_resnet_discriminator(
         )
     )(features)
     outputs = discriminator_outputs(
-        logits, features, label, num_classes,
-        spectral_norm=spectral_norm, class_head=class_head,
+        logits, features, label, num_classes, spectral_norm, class_head
     )
     return keras.Model(inputs, outputs, name=name)

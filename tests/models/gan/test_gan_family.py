@@ -242,7 +242,7 @@ def test_n_critic_updates_the_discriminator_once_per_chunk():
 
 
 def test_diversity_is_zero_for_a_collapsed_batch_and_one_for_the_data():
-    from keras_gen.models.gan.gan import batch_diversity
+    from keras_gen.models.gan.diversity import batch_diversity
 
     real = images(32)
     collapsed = np.repeat(real[:1], 32, axis=0)
