@@ -146,7 +146,7 @@ def _build_gan(config: Config, synchronized_bn: bool, class_names) -> GAN:
         r1_gamma=m.r1_gamma,
         n_critic=m.n_critic,
         reconstruction_weight=m.reconstruction_weight,
-        class_loss_weight=m.class_loss_weight or 1.0,
+        class_loss_weight=m.class_loss_weight,
         class_names=class_names,
         seed=m.seed,
     )

@@ -268,11 +268,9 @@ def build_dcgan_discriminator(
         )
     )(x)
     logits = keras.layers.Flatten(dtype="float32", name="logits")(x)
-    # Summed, as the 4x4 logit convolution sums over positions too: a mean
-    # made the class term 16x weaker than the unconditional logit at 64 px,
-    # and the label barely changed the samples.
-    pool = GlobalSumPooling2D(dtype="float32", name="class_pool")
-    pooled = pool(features) if num_classes else None
+    pooled = None
+    if num_classes:  # summed like the logit: a mean made the class term 16x weaker
+        pooled = GlobalSumPooling2D(dtype="float32", name="class_pool")(features)
     outputs = discriminator_outputs(
         logits, pooled, label, num_classes, spectral_norm, class_head
     )

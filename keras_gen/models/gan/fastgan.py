@@ -30,6 +30,8 @@ import keras
 from keras_gen.models.base import num_stages
 from keras_gen.models.gan.dcgan import (
     _batch_norm,
+    _conv_init,
+    _seed,
     discriminator_inputs,
     discriminator_outputs,
     generator_inputs,
@@ -45,9 +47,7 @@ from keras_gen.models.gan.layers import (
 
 
 def _init(seed, offset):
-    return keras.initializers.RandomNormal(
-        0.0, 0.02, seed=None if seed is None else seed + offset
-    )
+    return _conv_init(_seed(seed, offset))
 
 
 def _channels(width: int, resolution: int, image_size: int) -> int:
@@ -67,7 +67,7 @@ def _up_block(x, label, out, *, double, norm, seed, name):
             kernel_initializer=_init(seed, j),
             name=f"{name}_conv{j}",
         )(x)
-        x = norm(f"{name}_bn{j}", _offset(seed, 50 + j))(x, label)
+        x = norm(f"{name}_bn{j}", _seed(seed, 50 + j))(x, label)
         x = GLU(name=f"{name}_glu{j}")(x)
     return x
 
@@ -146,7 +146,7 @@ def build_fastgan_generator(
         name="project",
     )(z)
     x = keras.layers.Reshape((4, 4, 2 * c4))(x)
-    x = GLU(name="project_glu")(norm("project_bn", _offset(seed, 1))(x, label))
+    x = GLU(name="project_glu")(norm("project_bn", _seed(seed, 1))(x, label))
     maps = {4: x}
     for i in range(1, stages + 1):
         side = 4 * 2**i
@@ -156,11 +156,11 @@ def build_fastgan_generator(
             _channels(width, side, image_size),
             double=i % 2 == 1,
             norm=norm,
-            seed=_offset(seed, 100 * i),
+            seed=_seed(seed, 100 * i),
             name=f"up{side}",
         )
         if side >= 32:
-            x = _excite(maps[side // 8], x, _offset(seed, 100 * i + 80), f"sle{side}")
+            x = _excite(maps[side // 8], x, _seed(seed, 100 * i + 80), f"sle{side}")
         maps[side] = x
     x = keras.layers.Conv2D(
         channels,
@@ -173,25 +173,19 @@ def build_fastgan_generator(
     return keras.Model(inputs, images, name=name)
 
 
-def _offset(seed, offset):
-    return None if seed is None else seed + offset
-
-
 def _down_block(x, out, *, conv, synchronized_bn, seed, name):
     """Strided 4x4 conv + 3x3 conv, averaged with a pooled 1x1 shortcut."""
 
     def bn_lrelu(h, suffix, offset):
-        h = _batch_norm(synchronized_bn, _offset(seed, offset), f"{name}_{suffix}_bn")(
-            h
-        )
+        h = _batch_norm(synchronized_bn, _seed(seed, offset), f"{name}_{suffix}_bn")(h)
         return keras.layers.LeakyReLU(0.2)(h)
 
-    h = conv(out, 4, 2, _offset(seed, 0), f"{name}_conv0")(x)
+    h = conv(out, 4, 2, _seed(seed, 0), f"{name}_conv0")(x)
     h = bn_lrelu(h, "conv0", 10)
-    h = conv(out, 3, 1, _offset(seed, 1), f"{name}_conv1")(h)
+    h = conv(out, 3, 1, _seed(seed, 1), f"{name}_conv1")(h)
     h = bn_lrelu(h, "conv1", 11)
     s = keras.layers.AveragePooling2D(2)(x)
-    s = conv(out, 1, 1, _offset(seed, 2), f"{name}_skip")(s)
+    s = conv(out, 1, 1, _seed(seed, 2), f"{name}_skip")(s)
     s = bn_lrelu(s, "skip", 12)
     return keras.layers.Average(name=name)([h, s])
 
@@ -212,7 +206,7 @@ def _decoder(x, side, channels, width, *, synchronized_bn, seed, name):
             double=False,
             norm=norm,
             # seed + i: the same initial weights as the first version.
-            seed=_offset(seed, i),
+            seed=_seed(seed, i),
             name=f"{name}_up{i}",
         )
         i += 1
@@ -290,7 +284,7 @@ def build_fastgan_discriminator(
             _channels(width, side, image_size),
             conv=conv,
             synchronized_bn=synchronized_bn,
-            seed=_offset(seed, 200 + 20 * i),
+            seed=_seed(seed, 200 + 20 * i),
             name=f"down{side}",
         )
         maps[side] = x
@@ -318,11 +312,11 @@ def _reconstruction_error(images, maps, width, synchronized_bn, seed):
         channels,
         width,
         synchronized_bn=synchronized_bn,
-        seed=_offset(seed, 700),
+        seed=_seed(seed, 700),
         name="decode_whole",
     )
     target = keras.layers.AveragePooling2D(2, name="whole_target")(images)
-    features, quadrant = RandomQuadrantCrop(seed=_offset(seed, 800), name="quadrant")(
+    features, quadrant = RandomQuadrantCrop(seed=_seed(seed, 800), name="quadrant")(
         [maps[16], images]
     )
     part = _decoder(
@@ -331,7 +325,7 @@ def _reconstruction_error(images, maps, width, synchronized_bn, seed):
         channels,
         width,
         synchronized_bn=synchronized_bn,
-        seed=_offset(seed, 750),
+        seed=_seed(seed, 750),
         name="decode_part",
     )
     errors = [
