@@ -1,4 +1,7 @@
-"""AC-GAN class head: outputs, losses, training signal, saving and config."""
+"""AC-GAN class head: outputs, losses, training signal and config.
+
+Its `.keras` round trip is in test_fastgan.py (conditional FastGAN + head).
+"""
 
 import keras
 import numpy as np
@@ -7,7 +10,6 @@ import pytest
 from keras_gen.config import ConfigError, load_config
 from keras_gen.models import GAN
 from keras_gen.models.factory import GAN_ARCHITECTURES, build_model
-from tests.helpers import run_model_saving_test
 
 CLASSES = 3
 
@@ -87,22 +89,6 @@ def test_class_loss_weight_zero_leaves_the_generator_loss_unchanged():
     # test_step reports the adversarial generator loss and the class loss apart.
     assert losses[0]["g_loss"] == pytest.approx(losses[1]["g_loss"], rel=1e-6)
     assert losses[1]["g_class_loss"] > 0
-
-
-def test_acgan_round_trip(tmp_path):
-    model = acgan("resnet", weight=0.5)
-    model.compile(
-        d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3)
-    )
-    images, labels = coloured(8)
-    model.fit(images, labels, batch_size=8, epochs=1, verbose=0)
-    restored = run_model_saving_test(
-        model,
-        tmp_path,
-        inputs=(images[:3], labels[:3]),
-        call=lambda m, x: m.discriminate(*x)["class_logits"],
-    )
-    assert restored.auxiliary_classifier and restored.class_loss_weight == 0.5
 
 
 def test_config_turns_the_head_on_and_needs_labels():

@@ -18,11 +18,13 @@ def images(n=16, size=32):
     return rng.uniform(-1, 1, (n, size, size, 3)).astype("float32")
 
 
-def fastgan(size=32, num_classes=None, **kwargs):
+def fastgan(size=32, num_classes=None, class_head=False, **kwargs):
     keras.utils.set_random_seed(0)
     return GAN(
         build_fastgan_generator(size, 16, 8, num_classes=num_classes, seed=1),
-        build_fastgan_discriminator(size, 8, num_classes=num_classes, seed=2),
+        build_fastgan_discriminator(
+            size, 8, num_classes=num_classes, seed=2, class_head=class_head
+        ),
         loss="hinge",
         num_classes=num_classes,
         seed=3,
@@ -147,23 +149,29 @@ def test_discriminator_learns_to_reconstruct():
     assert errors[-1] < 0.5 * errors[0], errors
 
 
-def test_conditional_fastgan_trains_and_round_trips(tmp_path):
-    model = fastgan(num_classes=3, ema_decay=0.9)
+def test_conditional_fastgan_with_class_head_trains_and_round_trips(tmp_path):
+    # One round trip for the conditional FastGAN and the AC-GAN class head
+    # (the head is the same layer for every architecture: test_acgan.py).
+    model = fastgan(
+        num_classes=3, class_head=True, class_loss_weight=0.5, ema_decay=0.9
+    )
     model.compile(
         d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3)
     )
     labels = np.arange(16) % 3
     model.fit(images(), labels, batch_size=8, epochs=1, verbose=0)
+    z = np.random.default_rng(0).normal(size=(3, 16)).astype("float32")
     restored = run_model_saving_test(
         model,
         tmp_path,
-        inputs=[
-            np.random.default_rng(0).normal(size=(3, 16)).astype("float32"),
-            np.arange(3),
-        ],
-        call=lambda m, x: m.ema_generator(x, training=False),
+        inputs=([z, np.arange(3)], (images(3), np.arange(3))),
+        call=lambda m, x: (
+            m.ema_generator(x[0], training=False),
+            m.discriminate(*x[1])["class_logits"],
+        ),
     )
     assert restored.self_supervised and restored.reconstruction_weight == 1.0
+    assert restored.auxiliary_classifier and restored.class_loss_weight == 0.5
 
 
 def test_config_selects_fastgan(tmp_path):
