@@ -68,6 +68,55 @@ def test_publish_writes_weights_record_and_savedmodel(published):
     assert '"tiny_gan"' in (tmp / "saved_models" / "models.config").read_text()
 
 
+def test_publish_stores_kernels_in_half_precision(published, in_scratch, tmp_path):
+    import zipfile
+
+    import h5py
+
+    from keras_gen.presets.storage import MIN_HALF_SIZE
+
+    tmp, folder, result = published
+    record = json.loads((folder / "preset.json").read_text())
+    assert record["weights_dtype"] == "float16"
+    with zipfile.ZipFile(folder / "model.keras") as zf:
+        zf.extract("model.weights.h5", tmp_path)
+    dtypes = {}
+
+    def note(name, obj):  # returns None: visititems stops at any other value
+        if isinstance(obj, h5py.Dataset):
+            dtypes[name] = (obj.dtype, obj.size)
+
+    with h5py.File(tmp_path / "model.weights.h5") as h5:
+        h5.visititems(note)
+    halves = [size for dtype, size in dtypes.values() if dtype == np.float16]
+    assert len(halves) == record["weights_arrays"]["float16"] > 0
+    assert min(halves) >= MIN_HALF_SIZE
+    # Small float arrays (biases, batch-norm statistics) stay float32.
+    assert any(dtype == np.float32 for dtype, _ in dtypes.values())
+    # Loaded back into float32 variables; the kernels are the trained ones
+    # rounded to float16, and the file is well under a float32 save's size.
+    loaded = presets.load("tiny_gan").generator.get_weights()
+    trained = result.model.generator.get_weights()
+    for a, b in zip(loaded, trained):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6)
+    assert any(not np.array_equal(a, b) for a, b in zip(loaded, trained))
+    full = tmp_path / "full.keras"
+    result.model.save(full)
+    assert record["size_bytes"] < 0.7 * full.stat().st_size
+
+
+def test_half_precision_keeps_what_float16_cannot_hold():
+    from keras_gen.presets.storage import _halve
+
+    big = np.linspace(-3, 3, 4096, dtype=np.float32)
+    np.testing.assert_allclose(_halve(big), big, rtol=1e-3, atol=1e-4)
+    assert _halve(big[:100]) is None  # small: statistics, biases
+    assert _halve(np.full(2048, 1e6, np.float32)) is None  # out of range
+    assert _halve(np.full(2048, np.inf, np.float32)) is None
+    assert _halve(np.arange(2048, dtype=np.int64)) is None  # seed state, counters
+
+
 def test_load_by_name_in_float32_and_from_preset(in_scratch):
     from keras_gen.models import GAN, VAE
     from keras_gen.precision import compute_dtypes

@@ -3,12 +3,13 @@
     python -m keras_gen.presets.publish runs/rooms_denoiser --name rooms_denoiser \\
         --task denoise --description "..." --data-name "..." --licence "..." \\
         [--evaluation FILE.json --evaluation-command "..."] \\
-        [--saved-models saved_models]
+        [--saved-models saved_models] [--float32-weights]
 
 Writes `keras_gen/presets/<name>/model.keras` (the model without optimizer
 state: presets are for inference and for fine-tuning with a fresh
-optimizer), `preset.json` and the SavedModel `saved_models/<name>/1/`
-(replaced), then rewrites `saved_models/models.config`. Evaluation figures
+optimizer; kernels stored as float16 unless `--float32-weights`),
+`preset.json` and the SavedModel `saved_models/<name>/1/` (replaced), then
+rewrites `saved_models/models.config`. Evaluation figures
 are JSON files written by the command given beside each (e.g.
 `keras-gen evaluate ... --out FILE.json`); their numbers go into the record.
 """
@@ -25,6 +26,7 @@ import yaml
 
 from keras_gen import presets
 from keras_gen.presets import MODEL_FILE, PRESET_FILE, sha256_of
+from keras_gen.presets.storage import save_half_precision
 from keras_gen.utils.files import atomic_write_text
 from keras_gen.utils.names import check_name
 
@@ -113,8 +115,14 @@ def publish(
     licence: str,
     evaluation: list[dict] | None = None,
     saved_models: str | Path | None = "saved_models",
+    half_precision: bool = True,
 ) -> Path:
-    """Write preset `name` from the finished run in `run_dir`; returns its folder."""
+    """Write preset `name` from the finished run in `run_dir`; returns its folder.
+
+    With `half_precision` the weights file stores its kernels as float16
+    (`keras_gen.presets.storage`), and the SavedModel is exported from those
+    rounded weights, so both give the same images.
+    """
     from keras_gen.inference import load_keras
     from keras_gen.precision import use_float32_compute
 
@@ -124,7 +132,13 @@ def publish(
     use_float32_compute(model)
     folder = presets.PRESETS_DIR / name
     folder.mkdir(parents=True, exist_ok=True)
-    model.save(folder / MODEL_FILE)
+    stored = {}
+    if half_precision:
+        stored = save_half_precision(model, folder / MODEL_FILE)
+        model = load_keras(folder / MODEL_FILE, compile=False)
+        use_float32_compute(model)
+    else:
+        model.save(folder / MODEL_FILE)
     sidecar = run_dir / "model.anomaly.json"
     if sidecar.is_file():
         (folder / "model.anomaly.json").write_text(sidecar.read_text())
@@ -138,6 +152,8 @@ def publish(
         **_run_facts(run_dir),
         "sha256": sha256_of(folder / MODEL_FILE),
         "size_bytes": (folder / MODEL_FILE).stat().st_size,
+        "weights_dtype": "float16" if half_precision else "float32",
+        "weights_arrays": stored,
         "evaluation": evaluation or [],
         "published": time.strftime("%Y-%m-%d", time.gmtime()),
     }
@@ -182,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         "--evaluation-command", action="append", default=[], help="one per --evaluation"
     )
     p.add_argument("--saved-models", default="saved_models")
+    p.add_argument(
+        "--float32-weights",
+        action="store_true",
+        help="store the weights in float32 (default: kernels as float16, half size)",
+    )
     args = p.parse_args(argv)
     if len(args.evaluation) != len(args.evaluation_command):
         p.error("give one --evaluation-command per --evaluation")
@@ -197,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         licence=args.licence,
         evaluation=evaluation,
         saved_models=args.saved_models,
+        half_precision=not args.float32_weights,
     )
     print(f"wrote {folder} ({(folder / MODEL_FILE).stat().st_size / 1e6:.1f} MB)")
     return 0
