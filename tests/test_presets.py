@@ -265,3 +265,38 @@ def test_evaluation_entry_keeps_nested_figures(tmp_path):
         "vae.psnr": 19.0,
         "vae.ssim": 0.43,
     }
+
+
+def test_spectral_norm_kernels_are_stored_once_and_load_back(tmp_path):
+    import keras
+
+    from keras_gen.presets.storage import save_half_precision
+
+    inputs = keras.Input((8, 8, 64))
+    conv = keras.layers.Conv2D(64, 3, name="conv")  # 36,864 kernel values
+    outputs = keras.layers.SpectralNormalization(conv)(inputs)
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 64)).astype("float32")
+    model(x, training=True)  # one power iteration: u is trained state too
+    counts = save_half_precision(model, tmp_path / "sn.keras")
+    # Keras writes the wrapped kernel twice; the second is a link to the first.
+    assert counts["linked"] >= 1 and counts["float16"] == 1
+    plain = tmp_path / "plain.keras"
+    model.save(plain)
+    # float16 and once: a quarter of the two float32 copies, plus the config.
+    assert (tmp_path / "sn.keras").stat().st_size < 0.35 * plain.stat().st_size
+    loaded = keras.saving.load_model(tmp_path / "sn.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded(x), model(x), rtol=2e-2, atol=2e-3)
+    assert loaded.layers[1].layer.kernel.dtype == "float32"
+
+
+def test_the_record_keeps_no_path_of_the_maintainers_machine(tmp_path):
+    from keras_gen.presets.publish import _relative_paths
+
+    config = {
+        "data": {"path": f"{tmp_path}/runs/data/train", "other": [f"{tmp_path}/x"]}
+    }
+    config["output"] = {"work_dir": "/elsewhere/run", "num_samples": 64}
+    got = _relative_paths(config, tmp_path)
+    assert got["data"] == {"path": "runs/data/train", "other": ["x"]}
+    assert got["output"] == {"work_dir": "/elsewhere/run", "num_samples": 64}

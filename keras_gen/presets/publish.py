@@ -94,9 +94,23 @@ def _model_facts(model: Any) -> dict:
     return facts
 
 
+def _relative_paths(value: Any, root: Path) -> Any:
+    """`value` with the maintainer's absolute paths under `root` made relative."""
+    if isinstance(value, dict):
+        return {k: _relative_paths(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relative_paths(v, root) for v in value]
+    prefix = f"{root}/"
+    if isinstance(value, str) and value.startswith(prefix):
+        return value[len(prefix) :]
+    return value
+
+
 def _run_facts(run_dir: Path) -> dict:
     record = json.loads((run_dir / "run.json").read_text())
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    # The record ships: no path of the machine that trained it.
+    config = _relative_paths(config, Path.cwd().resolve())
     return {
         "images_seen": int(record["images_seen"]),
         "wall_time_s": float(record["seconds"]),
