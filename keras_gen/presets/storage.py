@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from keras_gen.utils.files import atomic_write_bytes
 
 WEIGHTS_MEMBER = "model.weights.h5"
 #: Arrays smaller than this stay float32: they weigh nothing and hold the
@@ -89,23 +92,25 @@ def _identity(value: Any, attrs: Any) -> tuple:
 def save_half_precision(model: Any, path: str | Path) -> dict:
     """Save `model` to the `.keras` file `path` with half-precision weights.
 
-    Returns how many arrays were stored as float16 and how many were kept.
+    The file appears whole or not at all. Returns how many arrays were stored
+    as float16, kept, and linked to an equal one.
     """
     path = Path(path)
-    model.save(path)
-    with zipfile.ZipFile(path) as zf:
-        members = [(info, zf.read(info)) for info in zf.infolist()]
-    tmp = path.with_name(path.name + ".tmp")
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        full = Path(scratch) / path.name
+        model.save(full)
+        with zipfile.ZipFile(full) as zf:
+            members = [(info, zf.read(info)) for info in zf.infolist()]
     counts = {}
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
         for info, data in members:
             if info.filename == WEIGHTS_MEMBER:
                 data, counts = halve_weights_file(data)
             zf.writestr(info, data)
     if not counts:
-        tmp.unlink()
-        raise ValueError(f"{path} holds no {WEIGHTS_MEMBER}: not a Keras 3 file")
-    tmp.replace(path)
+        raise ValueError(f"{path} would hold no {WEIGHTS_MEMBER}: not a Keras 3 file")
+    atomic_write_bytes(path, out.getvalue())
     return counts
 
 

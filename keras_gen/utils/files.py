@@ -18,10 +18,19 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     A reader (or a process killed half-way) never sees half a file. The
     temporary is `<name>.tmp-<pid>`, a name the folder cleaners recognise.
     """
+    return _atomic_write(path, text, "w")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """`atomic_write_text` for bytes."""
+    return _atomic_write(path, data, "wb")
+
+
+def _atomic_write(path: str | Path, content: str | bytes, mode: str) -> Path:
     path = Path(path)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        f.write(text)
+    with open(tmp, mode, **({"newline": ""} if mode == "w" else {})) as f:
+        f.write(content)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
