@@ -167,16 +167,30 @@ class DataConfig:
 
 @dataclass
 class OptimizerConfig:
-    """A Keras optimizer by name and its main hyper-parameters."""
+    """A Keras optimizer by name and its main hyper-parameters.
+
+    `schedule: cosine` decays `learning_rate` to `alpha * learning_rate`
+    along a cosine over `decay_steps` optimizer steps (Keras' `CosineDecay`);
+    `decay_steps: null` means the whole run, `train.epochs` times the steps
+    per epoch. The schedule counts the optimizer's own iterations, so a
+    resumed run continues on the same curve.
+    """
 
     name: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
     learning_rate: float = 2e-4
     beta_1: float = 0.5
     beta_2: float = 0.999
     weight_decay: float | None = None
+    schedule: Literal["constant", "cosine"] = "constant"
+    decay_steps: int | None = None
+    alpha: float = 0.0
 
     def validate(self, where: str) -> None:
         _positive(self, where, "learning_rate")
+        if self.decay_steps is not None:
+            _positive(self, where, "decay_steps")
+        if not 0 <= self.alpha <= 1:
+            raise ConfigError(f"{where}.alpha must be in [0, 1], got {self.alpha!r}.")
         for name in ("beta_1", "beta_2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(

@@ -50,11 +50,7 @@ from keras_gen.checkpointing import (
     restore_latest,
     training_step,
 )
-from keras_gen.config import (
-    Config,
-    ConfigError,
-    save_config,
-)
+from keras_gen.config import Config, ConfigError, save_config
 from keras_gen.data import factory as data_factory
 from keras_gen.data.factory import class_names_of, first_images, validation_images
 from keras_gen.distribute import (
@@ -69,6 +65,7 @@ from keras_gen.models.factory import (
     build_model,
     compile_model,
     make_optimizer,
+    schedule_steps,
 )
 from keras_gen.models.finetune import freeze_discriminator_layers, initialize_from
 from keras_gen.models.vae.dae import DenoisingAutoencoder
@@ -362,7 +359,7 @@ def _build_and_restore(run: _Run, resume_after: int | None) -> None:
             run.config, synchronized_bn=replicas > 1, class_names=class_names
         )
         _fine_tune_setup(run)
-        compile_model(run.model, run.config)
+        compile_model(run.model, run.config, schedule_steps(run.config, run.data_batch))
         record = restore_latest(run.model, run.backup_dir)
         if record is None and resume_after is not None:
             record = _continue_finished(

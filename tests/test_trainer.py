@@ -23,7 +23,14 @@ QUICK = [
     [
         ("smoke_gan.yaml", ["model.loss=lsgan", "output.checkpoint_every=1"]),
         ("smoke_gan.yaml", ["model.loss=wgan-gp"]),
-        ("smoke_gan.yaml", ["model.loss=wgan-gp", "model.n_critic=3"]),
+        (
+            "smoke_gan.yaml",
+            [
+                "model.loss=wgan-gp",
+                "model.n_critic=3",
+                "train.optimizer.schedule=cosine",
+            ],
+        ),
         ("smoke_gan_regularized.yaml", []),
         ("smoke_gan_resnet.yaml", []),
         ("smoke_gan_resnet.yaml", ["model.image_size=64", "data.labels=null"]),
@@ -56,9 +63,35 @@ def test_gan_configurations_train(config, overrides, tmp_path):
         assert model.ema_generator is not None
     assert ("r1_penalty" in result.history) == (cfg.model.r1_gamma > 0)
     # Two TTUR learning rates when given.
+    if cfg.train.optimizer.schedule == "cosine":
+        # D's schedule spans its n_critic updates per step, G's one.
+        assert model.d_optimizer.learning_rate.numpy() == 0.0
+        assert model.d_optimizer._learning_rate.decay_steps == 2 * n_critic
+        assert model.g_optimizer._learning_rate.decay_steps == 2
     if cfg.train.d_optimizer is not None:
         assert float(model.d_optimizer.learning_rate) == pytest.approx(4e-4)
         assert float(model.g_optimizer.learning_rate) == pytest.approx(1e-4)
+
+
+def test_cosine_schedule_spans_the_run_and_is_saved(tmp_path):
+    import keras
+
+    cfg = load_config(
+        CONFIGS / "smoke_dae.yaml",
+        [
+            *QUICK,
+            "train.epochs=2",
+            "train.optimizer.schedule=cosine",
+            "train.optimizer.alpha=0.1",
+        ],
+    )
+    result = train(cfg, work_dir=tmp_path)
+    # 4 steps: halfway down the cosine after epoch 1, at alpha after epoch 2.
+    assert result.history["learning_rate"] == pytest.approx([0.55e-3, 0.1e-3])
+    loaded = keras.saving.load_model(result.model_path)
+    schedule = loaded.optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert schedule.decay_steps == 4 and int(loaded.optimizer.iterations) == 4
 
 
 def test_conditional_vae_trains_with_validation_and_options(tmp_path):

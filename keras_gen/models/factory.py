@@ -58,22 +58,42 @@ GAN_ARCHITECTURES = {
 }
 
 
-def make_optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
-    """A Keras optimizer from its config."""
+def make_optimizer(
+    cfg: OptimizerConfig, total_steps: int | None = None
+) -> keras.optimizers.Optimizer:
+    """A Keras optimizer from its config.
+
+    `total_steps` (the run's optimizer steps) is the cosine schedule's
+    length when `cfg.decay_steps` is null.
+    """
+    lr = learning_rate(cfg, total_steps)
     if cfg.name == "adam":
-        return keras.optimizers.Adam(
-            cfg.learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2
-        )
+        return keras.optimizers.Adam(lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
     if cfg.name == "adamw":
         return keras.optimizers.AdamW(
-            cfg.learning_rate,
+            lr,
             weight_decay=cfg.weight_decay or 0.004,
             beta_1=cfg.beta_1,
             beta_2=cfg.beta_2,
         )
     if cfg.name == "rmsprop":
-        return keras.optimizers.RMSprop(cfg.learning_rate)
-    return keras.optimizers.SGD(cfg.learning_rate)
+        return keras.optimizers.RMSprop(lr)
+    return keras.optimizers.SGD(lr)
+
+
+def learning_rate(cfg: OptimizerConfig, total_steps: int | None = None) -> Any:
+    """The configured rate: a float, or Keras' `CosineDecay` schedule."""
+    if cfg.schedule == "constant":
+        return cfg.learning_rate
+    steps = cfg.decay_steps or total_steps
+    if not steps:
+        raise ConfigError(
+            "a cosine learning-rate schedule needs decay_steps, or the run's "
+            "length (train.epochs x steps per epoch) to default to."
+        )
+    return keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate, decay_steps=int(steps), alpha=cfg.alpha
+    )
 
 
 def resolve_augment(config: Config) -> str | None:
@@ -183,16 +203,37 @@ def _build_dae(config: Config, synchronized_bn: bool, class_names):
     return DenoisingAutoencoder(network, m.denoising, m.residual, seed=m.seed)
 
 
-def compile_model(model: Any, config: Config) -> None:
-    """Compile with the configured optimizers (call inside the strategy scope)."""
+def schedule_steps(config: Config, data_batch: int) -> int | None:
+    """Steps of the whole run when a cosine schedule needs its length, else None.
+
+    `data_batch`: images one training step reads (the global batch times
+    `n_critic` for WGAN-GP).
+    """
+    from keras_gen.data.factory import count_images
+
+    t = config.train
+    optimizers = [o for o in (t.optimizer, t.d_optimizer, t.g_optimizer) if o]
+    if all(o.schedule == "constant" or o.decay_steps for o in optimizers):
+        return None
+    count = count_images(config.data) or 0
+    per_epoch = t.steps_per_epoch or count // data_batch
+    return t.epochs * per_epoch or None
+
+
+def compile_model(model: Any, config: Config, total_steps: int | None = None) -> None:
+    """Compile with the configured optimizers (call inside the strategy scope).
+
+    `total_steps`: optimizer steps of the whole run, the length of a cosine
+    schedule without `decay_steps`.
+    """
     t = config.train
     kwargs: dict[str, Any] = {
         "steps_per_execution": t.steps_per_execution,
         "jit_compile": t.jit_compile,
     }
 
-    def optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
-        opt = make_optimizer(cfg)
+    def optimizer(cfg: OptimizerConfig, updates: int = 1) -> keras.optimizers.Optimizer:
+        opt = make_optimizer(cfg, total_steps and total_steps * updates)
         # float16 gradients underflow without loss scaling; bfloat16 has
         # float32's exponent range and needs none.
         if resolve_precision(t.precision) == "mixed_float16":
@@ -201,7 +242,7 @@ def compile_model(model: Any, config: Config) -> None:
 
     if isinstance(model, GAN):
         model.compile(
-            d_optimizer=optimizer(t.d_optimizer or t.optimizer),
+            d_optimizer=optimizer(t.d_optimizer or t.optimizer, model.n_critic),
             g_optimizer=optimizer(t.g_optimizer or t.optimizer),
             **kwargs,
         )
@@ -213,6 +254,8 @@ __all__ = [
     "GAN_ARCHITECTURES",
     "build_model",
     "compile_model",
+    "learning_rate",
     "make_optimizer",
     "resolve_augment",
+    "schedule_steps",
 ]
