@@ -28,6 +28,20 @@ split_bedroom64() {
   ls "$src" | sort | tail -n 500 | while read -r f; do ln -s "$src/$f" $d/test/; done
 }
 
+# The denoiser's training photos: the 3,300 train bedrooms above and every
+# photo of the five other rooms64 types (23,271 in all); the validation and
+# test bedrooms stay out.
+split_rooms64_all() {
+  local rooms d=runs/denoise_data/train_all t f
+  rooms=$(realpath ../shared/data/places365-rooms/rooms64)
+  [ -d $d ] && return
+  mkdir -p $d
+  for f in runs/denoise_data/train/*; do ln -s "$(readlink -f "$f")" "$d/bedroom_${f##*/}"; done
+  for t in bathroom dining_room entrance_hall kitchen living_room; do
+    for f in "$rooms/$t"/*; do ln -s "$f" "$d/${t}_${f##*/}"; done
+  done
+}
+
 # The recipe study's bedroom256 split (sorted: first 3,000 train, last 1,000
 # held out), made by benchmarks/recipe_study.sh.
 RECIPE_DATA=runs/recipes/data
@@ -60,10 +74,13 @@ train() {
   case $1 in
     procedural_gan_64) nice $KG train training/configs/procedural_gan_64.yaml \
         --set output.work_dir=runs/procedural_gan_64 ;;
-    rooms_denoiser) split_bedroom64
-      nice $KG train training/configs/denoiser.yaml --set data.path=runs/denoise_data/train \
-        data.validation_path=runs/denoise_data/val data.validation_images=200 \
-        output.work_dir=runs/rooms_denoiser name=rooms_denoiser output.export_dir=null ;;
+    # 16 x 6,400 images with a cosine learning rate, on all six room types.
+    rooms_denoiser) split_bedroom64; split_rooms64_all
+      nice $KG train training/configs/denoiser.yaml --set data.path=runs/denoise_data/train_all \
+        data.num_images=null data.validation_path=runs/denoise_data/val data.validation_images=200 \
+        train.steps_per_epoch=200 train.epochs=16 train.optimizer.schedule=cosine \
+        train.optimizer.alpha=0.02 output.work_dir=runs/rooms_denoiser name=rooms_denoiser \
+        output.export_dir=null ;;
     # The recipe study's FastGAN run, seed 1 (3,000 train / 1,000 held-out
     # bedrooms; 256,000 images). Longer: resume it with a larger train.epochs.
     bedroom_gan_64) SEEDS=1 bash benchmarks/recipe_study.sh runs/recipes fastgan ;;
@@ -105,8 +122,8 @@ publish() {
         "keras-gen evaluate --preset procedural_gan_64 --data rooms:2000:1000 --num 2000 --kid-subset-size 500 --metrics fid,kid,pr --out FILE.json" ;;
     rooms_denoiser) .venv/bin/$p runs/rooms_denoiser --name rooms_denoiser --task denoise \
         --description "blind U-Net denoiser, Gaussian noise sigma 0.02-0.25, any image size" \
-        --data-name "places365-rooms rooms64/bedroom (64x64 photos)" \
-        --data-split "sorted files: first 3,300 train, next 200 validation, last 500 test (the figures)" \
+        --data-name "places365-rooms rooms64 (64x64 photos): bedroom and the five other room types" \
+        --data-split "rooms64/bedroom sorted: first 3,300 train, next 200 validation, last 500 test (the figures); all 19,971 photos of the other five types train" \
         --licence "$PLACES" \
         --evaluation $OUT/rooms_denoiser_0.1.json --evaluation-command \
         "keras-gen denoise --preset rooms_denoiser TEST_500 --add-noise 0.1 --out DIR --report FILE.json" \
