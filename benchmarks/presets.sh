@@ -83,6 +83,10 @@ train() {
         output.export_dir=null ;;
     # The recipe study's FastGAN run, seed 1 (3,000 train / 1,000 held-out
     # bedrooms; 256,000 images). Longer: resume it with a larger train.epochs.
+    # Then resumed to 160 epochs (1,024,000 images) with the same overrides:
+    #   keras-gen train training/configs/quality_fastgan.yaml --resume --set
+    #   data.path=runs/recipes/data/train model.seed=1 data.seed=1 name=fastgan_s1
+    #   output.work_dir=runs/recipes/fastgan_s1 train.epochs=160
     bedroom_gan_64) SEEDS=1 bash benchmarks/recipe_study.sh runs/recipes fastgan ;;
     bedroom_vae_64) [ -d $RECIPE_DATA/train ] || bash benchmarks/recipe_study.sh runs/recipes split
       # Width 32 (2.9 M parameters): width 64 made a 35 MB .keras plus a
@@ -106,7 +110,7 @@ evaluate() {
         --num 500 --out $OUT/bedroom_vae_64_reconstruction.json
       $KG anomaly score runs/bedroom_vae --data runs/vae_data/test --normal bedroom \
         --out $OUT/bedroom_vae_64_anomaly/scores.csv --report $OUT/bedroom_vae_64_anomaly.json ;;
-    bedroom_gan_64) $KG evaluate runs/recipes/fastgan_s1 --data runs/recipes/data/heldout \
+    bedroom_gan_64) $KG evaluate runs/recipes/fastgan_s1/checkpoints/epoch_070.keras --data runs/recipes/data/heldout \
         --num 1000 --kid-subset-size 500 --metrics fid,kid,pr,flat --out $OUT/bedroom_gan_64.json ;;
   esac
 }
@@ -138,7 +142,9 @@ publish() {
         "keras-gen evaluate --preset bedroom_vae_64 --data TEST_BEDROOMS_500 --metrics vae --num 500 --out FILE.json" \
         --evaluation $OUT/bedroom_vae_64_anomaly.json --evaluation-command \
         "keras-gen anomaly score --preset bedroom_vae_64 --data TEST_DIR --normal bedroom --out DIR/scores.csv --report FILE.json" ;;
-    bedroom_gan_64) .venv/bin/$p runs/recipes/fastgan_s1 --name bedroom_gan_64 --task generate \
+    # The run's latest 10-epoch checkpoint, set up as a run folder (model.keras,
+    # config.yaml, run.json) in runs/presets/bedroom_gan_64_e070.
+    bedroom_gan_64) .venv/bin/$p runs/presets/bedroom_gan_64_e070 --name bedroom_gan_64 --task generate \
         --description "FastGAN-style networks (skip-layer excitation, self-supervised D; hinge, spectral norm, ADA, EMA generator) on bedroom photos, 64x64" \
         --data-name "places365-rooms bedroom256 at 64x64" \
         --data-split "sorted files: first 3,000 train, last 1,000 held out (the figures)" \
