@@ -66,6 +66,7 @@ from keras_gen.models.factory import (
     compile_model,
     make_optimizer,
     schedule_steps,
+    steps_per_epoch,
 )
 from keras_gen.models.finetune import freeze_discriminator_layers, initialize_from
 from keras_gen.models.vae.dae import DenoisingAutoencoder
@@ -400,7 +401,7 @@ def _training_data(run: _Run) -> tuple[Any, int]:
             run.data_batch,
             repeat=True,
         )
-        steps = run.config.train.steps_per_epoch or count // run.data_batch
+        steps = steps_per_epoch(run.config.train, count, run.data_batch)
         if steps < 1:
             raise ConfigError(
                 f"data has {count} images, fewer than one batch of "

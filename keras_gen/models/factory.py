@@ -30,6 +30,7 @@ from keras_gen.config import (
     Config,
     ConfigError,
     OptimizerConfig,
+    TrainConfig,
 )
 from keras_gen.models.gan.dcgan import build_dcgan_discriminator, build_dcgan_generator
 from keras_gen.models.gan.fastgan import (
@@ -215,9 +216,13 @@ def schedule_steps(config: Config, data_batch: int) -> int | None:
     optimizers = [o for o in (t.optimizer, t.d_optimizer, t.g_optimizer) if o]
     if all(o.schedule == "constant" or o.decay_steps for o in optimizers):
         return None
-    count = count_images(config.data) or 0
-    per_epoch = t.steps_per_epoch or count // data_batch
+    per_epoch = steps_per_epoch(t, count_images(config.data) or 0, data_batch)
     return t.epochs * per_epoch or None
+
+
+def steps_per_epoch(train: TrainConfig, count: int, data_batch: int) -> int:
+    """`train.steps_per_epoch`, or one pass over `count` images by default."""
+    return train.steps_per_epoch or count // data_batch
 
 
 def compile_model(model: Any, config: Config, total_steps: int | None = None) -> None:
@@ -258,4 +263,5 @@ __all__ = [
     "make_optimizer",
     "resolve_augment",
     "schedule_steps",
+    "steps_per_epoch",
 ]
