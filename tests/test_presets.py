@@ -211,6 +211,34 @@ def test_init_from_a_preset_with_freeze_d(in_scratch, tmp_path):
     assert max(np.abs(a - b).max() for a, b in pairs) < 2e-3
 
 
+def test_a_continued_preset_counts_its_source(published, tmp_path, monkeypatch):
+    from keras_gen.presets.publish import publish
+
+    # A run continued from tiny_gan, published over tiny_gan itself.
+    shutil.copytree(published[0] / "presets", tmp_path / "presets")
+    monkeypatch.setattr(presets, "PRESETS_DIR", tmp_path / "presets")
+    before = presets.get("tiny_gan")
+    steps = ["train.epochs=1", "train.steps_per_epoch=2"]
+    result = _train(tmp_path / "more", ["model.init_from=preset:tiny_gan", *steps])
+    folder = publish(
+        tmp_path / "more",
+        "tiny_gan",
+        task="generate",
+        description="smoke GAN, continued",
+        data={"name": "procedural rooms"},
+        licence="Apache-2.0",
+        saved_models=None,
+    )
+    record = json.loads((folder / "preset.json").read_text())
+    assert record["images_seen"] == before.images_seen + result.images_seen
+    assert record["wall_time_s"] > before.wall_time_s
+    parent = record["init_from"]
+    assert parent["source"] == "preset:tiny_gan" and parent["sha256"] == before.sha256
+    assert parent["images_seen"] == before.images_seen
+    assert parent["config"] == before.record["config"]
+    assert record["sha256"] != before.sha256
+
+
 def test_init_from_names_mismatched_shapes(in_scratch, tmp_path):
     from keras_gen.config import ConfigError
 

@@ -106,17 +106,51 @@ def _relative_paths(value: Any, root: Path) -> Any:
     return value
 
 
+def _source_facts(source: str) -> dict:
+    """The record of what a run started from (its `model.init_from`).
+
+    A preset's images and seconds (its own lineage included) add to the new
+    preset's; a `.keras` file is named with its sha256 only, since a
+    checkpoint's share of its run is not recorded.
+    """
+    if not source.startswith(presets.PREFIX):
+        path = Path(source)
+        return {"source": path.name, "sha256": sha256_of(path)}
+    parent = presets.get(source[len(presets.PREFIX) :])
+    return {
+        "source": source,
+        "sha256": parent.sha256,
+        "images_seen": parent.images_seen,
+        "wall_time_s": parent.wall_time_s,
+        "config": parent.record.get("config"),
+        **(
+            {"init_from": parent.record["init_from"]}
+            if "init_from" in parent.record
+            else {}
+        ),
+    }
+
+
 def _run_facts(run_dir: Path) -> dict:
+    """Images seen, wall time and config of a run, counted from scratch."""
     record = json.loads((run_dir / "run.json").read_text())
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     # The record ships: no path of the machine that trained it.
     config = _relative_paths(config, Path.cwd().resolve())
-    return {
+    facts = {
         "images_seen": int(record["images_seen"]),
         "wall_time_s": float(record["seconds"]),
         "config": config,
         "image_size": config["model"]["image_size"],
     }
+    source = config["model"].get("init_from")
+    if source:
+        facts["init_from"] = parent = _source_facts(source)
+        facts["images_seen"] += parent.get("images_seen", 0)
+        facts["wall_time_s"] = round(
+            facts["wall_time_s"] + parent.get("wall_time_s", 0.0), 1
+        )
+    return facts
 
 
 def publish(
@@ -142,6 +176,8 @@ def publish(
 
     check_name(name)
     run_dir = Path(run_dir)
+    # Before the folder is written: a run may continue this very preset.
+    facts = _run_facts(run_dir)
     model = load_keras(run_dir, compile=False)
     use_float32_compute(model)
     folder = presets.PRESETS_DIR / name
@@ -163,7 +199,7 @@ def publish(
         "data": data,
         "licence": licence,
         **_model_facts(model),
-        **_run_facts(run_dir),
+        **facts,
         "sha256": sha256_of(folder / MODEL_FILE),
         "size_bytes": (folder / MODEL_FILE).stat().st_size,
         "weights_dtype": "float16" if half_precision else "float32",
