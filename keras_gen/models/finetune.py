@@ -8,6 +8,13 @@ the first layers of the discriminator keep the pretrained features and only
 the upper ones adapt, which fine-tunes a GAN on a few thousand images
 without the discriminator overfitting them.
 
+A conditional GAN can start from an unconditional one of the same
+architecture (e.g. `rooms64_cgan` from `preset:bedroom_gan_64`): every
+class's batch-norm scale and shift start as the source's, so each label
+first draws what the source draws, and the class projection and class
+head, which the source lacks, start fresh (as in Shahbazi et al. 2021's
+transfer of an unconditional GAN to classes).
+
 Example:
 >>> model = build_model(config)  # doctest: +SKIP
 >>> initialize_from(model, "preset:bedroom_gan_64")  # doctest: +SKIP
@@ -18,6 +25,8 @@ Example:
 from __future__ import annotations
 
 from typing import Any
+
+import keras
 
 from keras_gen.config import ConfigError
 
@@ -86,16 +95,73 @@ def initialize_from(
             f"{type(model).__name__}"
         )
     have = _networks(loaded)
+    widen = bool(getattr(model, "num_classes", None)) and not getattr(
+        loaded, "num_classes", None
+    )
     copied = []
     for name, target in _networks(model).items():
         net = _source_network(have, name)
         if net is None:
+            continue
+        if widen:
+            fresh = _copy_to_conditional(name, target, net, where)
+            copied.append(f"{name} (per class; new: {', '.join(fresh) or 'none'})")
             continue
         weights = net.get_weights()
         _check_shapes(name, target, weights, where)
         target.set_weights(weights)
         copied.append(name)
     return copied
+
+
+def _copy_to_conditional(name: str, target: Any, source: Any, where: str) -> list:
+    """Copy an unconditional network into its conditional twin, layer by layer.
+
+    Layers pair by name (a spectral-norm wrapper by its wrapped layer's: the
+    wrappers' own names are numbered in build order). A target layer the
+    source lacks is one the condition adds (the class projection, the class
+    head) and stays fresh.
+
+    Returns:
+        The names of the target's layers left fresh.
+    """
+    from keras_gen.models.gan.layers import ConditionalBatchNormalization
+
+    given = {_key(layer): layer for layer in source.layers if layer.weights}
+    fresh = []
+    for layer in (x for x in target.layers if x.weights):
+        twin = given.pop(_key(layer), None)
+        if twin is None:
+            fresh.append(layer.name)
+        elif isinstance(layer, ConditionalBatchNormalization):
+            _per_class_norm(layer, twin)
+        else:
+            label = f"{name} layer {_key(layer)}"
+            _check_shapes(label, layer, twin.get_weights(), where)
+            layer.set_weights(twin.get_weights())
+    if given:
+        raise ConfigError(
+            f"{where}: the source's {name} has layers {sorted(given)} that this "
+            "model lacks: not the same architecture (compare architecture, width, "
+            "image_size and latent_dim with the source's config)"
+        )
+    return fresh
+
+
+def _key(layer: Any) -> str:
+    inner = getattr(layer, "layer", None)
+    return inner.name if isinstance(inner, keras.layers.Layer) else layer.name
+
+
+def _per_class_norm(layer: Any, given: Any) -> None:
+    """Every class's scale and shift, and the moving statistics, from a batch norm."""
+    import numpy as np
+
+    classes = layer.num_classes
+    layer.gamma.assign(np.tile(given.gamma.numpy()[None], (classes, 1)))
+    layer.beta.assign(np.tile(given.beta.numpy()[None], (classes, 1)))
+    layer.batch_norm.moving_mean.assign(given.moving_mean.numpy())
+    layer.batch_norm.moving_variance.assign(given.moving_variance.numpy())
 
 
 def freeze_discriminator_layers(model: Any, count: int) -> list[str]:
