@@ -10,6 +10,8 @@ under different labels (0: the label does nothing).
 
     python benchmarks/cgan_labels.py runs/rooms64_cgan/model.keras \
         --data ../shared/data/places365-rooms/rooms64 [--num 500] [--out F.json]
+
+MODEL is a `.keras` file, a run folder or `preset:NAME`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from keras_gen.evaluation.evaluate import real_source
 from keras_gen.evaluation.features import RoomFeatures
 from keras_gen.evaluation.metrics import kernel_inception_distance
+from keras_gen.inference import load_keras
 from keras_gen.precision import load_model
 
 
@@ -72,7 +75,8 @@ def main() -> dict:
     parser.add_argument("--num", type=int, default=500)
     parser.add_argument("--out")
     args = parser.parse_args()
-    report = label_report(load_model(args.model, compile=False), args.data, args.num)
+    model = load_keras(args.model, compile=False)  # also preset:NAME
+    report = label_report(model, args.data, args.num)
     report["model"] = args.model
     text = json.dumps(report, indent=1)
     print(text)

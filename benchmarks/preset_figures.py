@@ -4,8 +4,10 @@
 
 Each `preset.json` lists its evaluations as CLI commands; placeholders name
 the held-out data (the splits made by `benchmarks/presets.sh`): TEST_500 =
-runs/denoise_data/test, HELDOUT_1000 = runs/recipes/data/heldout, FILE.json /
-DIR = scratch outputs. Prints recorded vs measured per figure and exits 1
+runs/denoise_data/test, HELDOUT_1000 = runs/recipes/data/heldout, ROOMS64 =
+../shared/data/places365-rooms/rooms64, FILE.json / DIR = scratch outputs.
+A command is a `keras-gen` call or a `python benchmarks/...` script.
+Prints recorded vs measured per figure and exits 1
 when one differs by more than the relative tolerance (seeded commands
 reproduce exactly on the same machine; other CPUs may round differently).
 """
@@ -26,12 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PLACES = {
     "TEST_500": "runs/denoise_data/test",
     "HELDOUT_1000": "runs/recipes/data/heldout",
+    "ROOMS64": "../shared/data/places365-rooms/rooms64",
 }
 
 
 def rerun(command: str, scratch: Path) -> dict:
     args = shlex.split(command)
-    args = [str(ROOT / ".venv/bin/keras-gen")] + [
+    program = {"keras-gen": ".venv/bin/keras-gen", "python": ".venv/bin/python"}
+    args = [str(ROOT / program[args[0]])] + [
         str(scratch / "out.json")
         if a == "FILE.json"
         else str(scratch / "dir")

@@ -325,6 +325,8 @@ def test_the_record_keeps_no_path_of_the_maintainers_machine(tmp_path):
         "data": {"path": f"{tmp_path}/runs/data/train", "other": [f"{tmp_path}/x"]}
     }
     config["output"] = {"work_dir": "/elsewhere/run", "num_samples": 64}
+    config["shared"] = f"{tmp_path.parent}/shared/rooms64"
     got = _relative_paths(config, tmp_path)
     assert got["data"] == {"path": "runs/data/train", "other": ["x"]}
+    assert got["shared"] == "../shared/rooms64"
     assert got["output"] == {"work_dir": "/elsewhere/run", "num_samples": 64}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,10 @@ FIGURES = (
     "tpr_at_5pct_fpr",
     "images",
     "num_images",
+    # benchmarks/cgan_labels.py, per label of a conditional model
+    "assigned_to_label",
+    "ratio",
+    "kid",
 )
 
 
@@ -95,14 +100,17 @@ def _model_facts(model: Any) -> dict:
 
 
 def _relative_paths(value: Any, root: Path) -> Any:
-    """`value` with the maintainer's absolute paths under `root` made relative."""
+    """`value` with the maintainer's absolute paths made relative to `root`.
+
+    Paths under `root` or beside it (`../shared/...`, as the docs write the
+    shared data) lose the machine's prefix; other paths stay as they are.
+    """
     if isinstance(value, dict):
         return {k: _relative_paths(v, root) for k, v in value.items()}
     if isinstance(value, list):
         return [_relative_paths(v, root) for v in value]
-    prefix = f"{root}/"
-    if isinstance(value, str) and value.startswith(prefix):
-        return value[len(prefix) :]
+    if isinstance(value, str) and value.startswith(f"{root.parent}/"):
+        return os.path.relpath(value, root)
     return value
 
 
