@@ -2,7 +2,7 @@
 # How the shipped presets were made: splits, training, evaluation, publishing.
 # Re-run a stage with: bash benchmarks/presets.sh STAGE [PRESET ...]
 #   STAGE: train | evaluate | publish | picture
-#   PRESET: procedural_gan_64 rooms_denoiser bedroom_gan_64 bedroom_vae_64
+#   PRESET: procedural_gan_64 rooms_denoiser bedroom_gan_64 bedroom_vae_64 rooms_cgan_64
 # Real photos are read from ../shared (places365-rooms: non-commercial licence);
 # splits are symbolic links (nothing copied). Figures land in runs/presets/.
 # `python benchmarks/preset_figures.py` re-runs each recorded evaluation
@@ -11,10 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${1:?train|evaluate|publish}
 shift
-PRESETS=${*:-procedural_gan_64 rooms_denoiser bedroom_gan_64 bedroom_vae_64}
+PRESETS=${*:-procedural_gan_64 rooms_denoiser bedroom_gan_64 bedroom_vae_64 rooms_cgan_64}
 KG=.venv/bin/keras-gen
 OUT=runs/presets
 mkdir -p "$OUT"
+CGAN_EPOCH=012  # the published checkpoint of runs/cgan_warm
 PLACES="Places365 (places365-rooms subset), non-commercial research and education only"
 
 # rooms64/bedroom sorted: first 3,300 train, next 200 validation, last 500 test.
@@ -88,6 +89,16 @@ train() {
     #   data.path=runs/recipes/data/train model.seed=1 data.seed=1 name=fastgan_s1
     #   output.work_dir=runs/recipes/fastgan_s1 train.epochs=160
     bedroom_gan_64) SEEDS=1 bash benchmarks/recipe_study.sh runs/recipes fastgan ;;
+    # The six room types from bedroom_gan_64 (per-class norms start as its
+    # norms; projection and AC head fresh), the FastGAN Adam for both
+    # networks, checkpoints every 12,800 images; run as 8 epochs, then
+    # --resume with train.epochs=22 (the log lines give each epoch's time).
+    rooms_cgan_64) nice $KG train training/configs/rooms64_cgan.yaml --set model.architecture=fastgan \
+        model.latent_dim=128 model.class_loss_weight=3.0 model.init_from=preset:bedroom_gan_64 \
+        train.d_optimizer.learning_rate=2.0e-4 train.d_optimizer.beta_1=0.5 train.d_optimizer.beta_2=0.999 \
+        train.g_optimizer.learning_rate=2.0e-4 train.g_optimizer.beta_1=0.5 train.g_optimizer.beta_2=0.999 \
+        train.epochs=22 train.steps_per_epoch=100 output.checkpoint_every=2 output.export_dir=null \
+        output.work_dir=runs/cgan_warm name=cgan_warm >> runs/cgan_warm.log 2>&1 ;;
     bedroom_vae_64) [ -d $RECIPE_DATA/train ] || bash benchmarks/recipe_study.sh runs/recipes split
       # Width 32 (2.9 M parameters): width 64 made a 35 MB .keras plus a
       # 34 MB SavedModel, more than the whole preset set may take (60 MB).
@@ -112,6 +123,10 @@ evaluate() {
         --out $OUT/bedroom_vae_64_anomaly/scores.csv --report $OUT/bedroom_vae_64_anomaly.json ;;
     bedroom_gan_64) $KG evaluate runs/recipes/fastgan_s1/checkpoints/epoch_070.keras --data runs/recipes/data/heldout \
         --num 1000 --kid-subset-size 500 --metrics fid,kid,pr,flat --out $OUT/bedroom_gan_64.json ;;
+    rooms_cgan_64) .venv/bin/python benchmarks/checkpoint_run.py runs/cgan_warm $((10#$CGAN_EPOCH)) \
+        runs/cgan_warm.log runs/presets/rooms_cgan_64_e$CGAN_EPOCH
+      .venv/bin/python benchmarks/cgan_labels.py runs/presets/rooms_cgan_64_e$CGAN_EPOCH \
+        --data ../shared/data/places365-rooms/rooms64 --num 500 --out $OUT/rooms_cgan_64.json ;;
   esac
 }
 
@@ -151,6 +166,13 @@ publish() {
         --licence "$PLACES" \
         --evaluation $OUT/bedroom_gan_64.json --evaluation-command \
         "keras-gen evaluate --preset bedroom_gan_64 --data HELDOUT_1000 --num 1000 --kid-subset-size 500 --metrics fid,kid,pr,flat --out FILE.json" ;;
+    rooms_cgan_64) .venv/bin/$p runs/presets/rooms_cgan_64_e$CGAN_EPOCH --name rooms_cgan_64 --task generate \
+        --description "conditional FastGAN-style networks (class-conditional batch norm, projection + AC-GAN head; hinge, spectral norm, ADA, EMA generator) over six room types, 64x64, started from bedroom_gan_64" \
+        --data-name "places365-rooms rooms64 (64x64 photos), six room types" \
+        --data-split "all 23,971 photos train; the figures: the shipped room classifier's verdict on 500 samples per label, against its validation accuracy on real photos of that type" \
+        --licence "$PLACES" \
+        --evaluation $OUT/rooms_cgan_64.json --evaluation-command \
+        "python benchmarks/cgan_labels.py preset:rooms_cgan_64 --data ROOMS64 --num 500 --out FILE.json" ;;
   esac
 }
 
@@ -158,8 +180,9 @@ publish() {
 # repository holds no Places365 photo, not even as a thumbnail.
 picture() {
   case $1 in
-    # Generated rooms (no photo): 36 samples of the preset, seeds 0-35.
-    *_gan_64) $KG sample --preset "$1" --num 36 --out "docs/preset_$1.png" ;;
+    # Generated rooms (no photo): 36 samples of the preset, seeds 0-35 (a
+    # conditional one cycles through its classes: one room type a column).
+    *gan_64) $KG sample --preset "$1" --num 36 --out "docs/preset_$1.png" ;;
     bedroom_vae_64|rooms_denoiser) .venv/bin/python - "$1" <<'PY'
 import sys
 
