@@ -28,23 +28,27 @@ def _train(work_dir, overrides=()):
     return train(config)
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory):
+def _publish(run_dir, saved_models):
     from keras_gen.presets.publish import publish
 
+    return publish(
+        run_dir,
+        "tiny_gan",
+        task="generate",
+        description="smoke GAN",
+        data={"name": "procedural rooms"},
+        licence="Apache-2.0",
+        saved_models=saved_models,
+    )
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("presets")
     result = _train(tmp / "run")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(presets, "PRESETS_DIR", tmp / "presets")
-        folder = publish(
-            tmp / "run",
-            "tiny_gan",
-            task="generate",
-            description="smoke GAN",
-            data={"name": "procedural rooms"},
-            licence="Apache-2.0",
-            saved_models=tmp / "saved_models",
-        )
+        folder = _publish(tmp / "run", tmp / "saved_models")
     return tmp, folder, result
 
 
@@ -212,23 +216,13 @@ def test_init_from_a_preset_with_freeze_d(in_scratch, tmp_path):
 
 
 def test_a_continued_preset_counts_its_source(published, tmp_path, monkeypatch):
-    from keras_gen.presets.publish import publish
-
     # A run continued from tiny_gan, published over tiny_gan itself.
     shutil.copytree(published[0] / "presets", tmp_path / "presets")
     monkeypatch.setattr(presets, "PRESETS_DIR", tmp_path / "presets")
     before = presets.get("tiny_gan")
     steps = ["train.epochs=1", "train.steps_per_epoch=2"]
     result = _train(tmp_path / "more", ["model.init_from=preset:tiny_gan", *steps])
-    folder = publish(
-        tmp_path / "more",
-        "tiny_gan",
-        task="generate",
-        description="smoke GAN, continued",
-        data={"name": "procedural rooms"},
-        licence="Apache-2.0",
-        saved_models=None,
-    )
+    folder = _publish(tmp_path / "more", saved_models=None)
     record = json.loads((folder / "preset.json").read_text())
     assert record["images_seen"] == before.images_seen + result.images_seen
     assert record["wall_time_s"] > before.wall_time_s
