@@ -98,8 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbosity)
     verbose = args.verbosity > 0
-    # Before TensorFlow is imported, which reads it once.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
+    # Before TensorFlow is imported, which reads it once. -v asks for TF's
+    # lines even where the environment already silences them.
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with native_chatter_filtered(enabled=not verbose):
         return _run(args)
 
