@@ -40,6 +40,23 @@ def epoch_seconds(log_text: str) -> dict[int, float]:
     return seconds
 
 
+def images_per_epoch(run: Path) -> int:
+    """Images one epoch of the run reads, counted as the trainer counts them."""
+    from keras_gen.config import load_config
+    from keras_gen.data.factory import count_images
+    from keras_gen.models.factory import step_images, steps_per_epoch
+
+    config = load_config(run / "config.yaml")
+    if config.train.per_replica_batch_size is not None:
+        raise SystemExit(
+            f"{run}: train.per_replica_batch_size is set; the global batch "
+            "depends on the replica count, which the run folder does not record"
+        )
+    data_batch = step_images(config, config.train.batch_size)
+    count = count_images(config.data) or 0
+    return steps_per_epoch(config.train, count, data_batch) * data_batch
+
+
 def checkpoint_run(run: Path, epoch: int, log: Path, dest: Path) -> dict:
     config = yaml.safe_load((run / "config.yaml").read_text())
     times = epoch_seconds(log.read_text(errors="replace"))
@@ -48,7 +65,7 @@ def checkpoint_run(run: Path, epoch: int, log: Path, dest: Path) -> dict:
         raise SystemExit(f"{log}: no closing line for epochs {missing}")
     train = config["train"]
     record = {
-        "images_seen": epoch * train["steps_per_epoch"] * train["batch_size"],
+        "images_seen": epoch * images_per_epoch(run),
         "seconds": round(sum(times[e] for e in range(1, epoch + 1)), 1),
         "checkpoint": f"{run}/checkpoints/epoch_{epoch:03d}.keras",
     }

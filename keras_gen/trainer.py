@@ -66,6 +66,7 @@ from keras_gen.models.factory import (
     compile_model,
     make_optimizer,
     schedule_steps,
+    step_images,
     steps_per_epoch,
 )
 from keras_gen.models.finetune import freeze_discriminator_layers, initialize_from
@@ -327,8 +328,6 @@ def _new_run(config, work_dir, strategy, task) -> _Run:
     backup_dir = work_dir / "backup"
     if not is_chief:
         backup_dir = backup_dir / f"worker-{task_id}"
-    # WGAN-GP's n_critic discriminator updates per step each take a batch.
-    n_critic = config.model.n_critic if config.model.type == "gan" else 1
     run = _Run(
         config,
         work_dir,
@@ -336,7 +335,7 @@ def _new_run(config, work_dir, strategy, task) -> _Run:
         is_chief,
         backup_dir,
         batch_size,
-        batch_size * n_critic,
+        step_images(config, batch_size),
     )
     if is_chief:
         save_config(config, work_dir / "config.yaml")

@@ -220,6 +220,12 @@ def schedule_steps(config: Config, data_batch: int) -> int | None:
     return t.epochs * per_epoch or None
 
 
+def step_images(config: Config, global_batch: int) -> int:
+    """Images one training step reads: WGAN-GP's n_critic updates each take a batch."""
+    n_critic = config.model.n_critic if config.model.type == "gan" else 1
+    return global_batch * n_critic
+
+
 def steps_per_epoch(train: TrainConfig, count: int, data_batch: int) -> int:
     """`train.steps_per_epoch`, or one pass over `count` images by default."""
     return train.steps_per_epoch or count // data_batch
@@ -263,5 +269,6 @@ __all__ = [
     "make_optimizer",
     "resolve_augment",
     "schedule_steps",
+    "step_images",
     "steps_per_epoch",
 ]

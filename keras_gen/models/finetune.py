@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
 from keras_gen.config import ConfigError
 
@@ -155,8 +156,6 @@ def _key(layer: Any) -> str:
 
 def _per_class_norm(layer: Any, given: Any) -> None:
     """Every class's scale and shift, and the moving statistics, from a batch norm."""
-    import numpy as np
-
     classes = layer.num_classes
     layer.gamma.assign(np.tile(given.gamma.numpy()[None], (classes, 1)))
     layer.beta.assign(np.tile(given.beta.numpy()[None], (classes, 1)))
